@@ -1,0 +1,49 @@
+# A thin layer over the `edge-gemma` CLI. `make export` and `make test` set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MODEL  ?= gemma-3-270m
+QUANT  ?= int4
+FORMAT ?= openvino
+SOURCE ?=
+DEVICE ?=
+FORCE  ?=
+PROMPT ?= The capital of France is
+
+EXPORT_FLAGS = --model $(MODEL) --quant $(QUANT) --format $(FORMAT) \
+	$(if $(SOURCE),--source "$(SOURCE)") $(if $(DEVICE),--device $(DEVICE)) $(if $(filter 1 yes true,$(FORCE)),--force)
+
+.PHONY: install export yaml validate list generate test clean
+
+install: $(VENV)/.installed
+
+# torch first, from the CPU wheel (a bare torch requirement pulls CUDA wheels); then
+# optimum-intel without its torchvision requirement (see pyproject.toml); then the rest.
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps optimum-intel==2.2.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -c "import optimum.intel, openvino_tokenizers, nncf"
+	touch $@
+
+export: install
+	$(BIN)/edge-gemma export $(EXPORT_FLAGS)
+
+yaml: install
+	$(BIN)/edge-gemma yaml $(if $(DEVICE),--device $(DEVICE))
+
+validate: install
+	$(BIN)/edge-gemma validate
+
+list: install
+	$(BIN)/edge-gemma list
+
+generate: install
+	$(BIN)/edge-gemma generate exports/$(MODEL)-$(QUANT) "$(PROMPT)"
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf exports

@@ -1,0 +1,160 @@
+"""Export a recipe's checkpoint to a stateful OpenVINO IR, compressed with NNCF.
+
+Steps: resolve the source to a Hugging Face folder (sources.py); export a 16-bit IR with
+optimum-intel, plus the OpenVINO tokenizer IRs; compress its weights with NNCF
+(compression.py); read the bitwidths back (bitwidth.py); write manifest.json. All of it is
+built in a staging folder and renamed into place at the end (atomic.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from .atomic import staged_directory
+from .bitwidth import bitwidth_stats
+from .chat_formats import CHAT_FORMATS
+from .compression import compress, nncf_arguments
+from .errors import ExportError
+from .layout import MODEL_XML
+from .manifest import write_manifest
+from .recipes import Recipe
+from .sources import Source, model_type, prepare_checkpoint
+
+
+class StepLog:
+    """Numbered progress lines on stderr, with the time each step took."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.stream, self.index, self.started = total, stream, 0, time.monotonic()
+
+    def step(self, message: str) -> None:
+        self.index += 1
+        elapsed = time.monotonic() - self.started
+        print(f"[{self.index}/{self.total}] {message} (at {elapsed:.0f}s)", file=self.stream, flush=True)
+
+    def info(self, message: str) -> None:
+        print(f"      {message}", file=self.stream, flush=True)
+
+
+def has_chat_template(folder: Path) -> bool:
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    config = folder / "tokenizer_config.json"
+    return config.is_file() and '"chat_template"' in config.read_text(encoding="utf-8")
+
+
+def checkpoint_view(checkpoint: Path, recipe: Recipe, view: Path) -> Path:
+    """Links to the checkpoint's files, plus the recipe's chat template if it has none.
+
+    The user's folder (or the hub cache) is never written to.
+    """
+    view.mkdir()
+    for item in checkpoint.iterdir():
+        (view / item.name).symlink_to(item.resolve())
+    if not has_chat_template(checkpoint):
+        (view / "chat_template.jinja").write_text(CHAT_FORMATS[recipe.chat_format], encoding="utf-8")
+    return view
+
+
+def export_16bit(checkpoint: Path, output: Path) -> None:
+    """optimum-intel's export: stateful IR with fp16 weights, tokenizer IRs, configs.
+
+    The model is loaded in its checkpoint dtype (bf16 for Gemma) and traced in it; only the
+    saved weights become fp16 (bf16 -> fp16 is exact for normal-range weights). Passing
+    OVConfig(dtype="fp16") also stops the size-based silent int8 of optimum-intel 2.2.0.
+    """
+    import torch
+    from optimum.exporters.openvino import main_export
+    from optimum.intel import OVConfig
+    from transformers import AutoConfig
+
+    dtype = AutoConfig.from_pretrained(checkpoint).dtype or torch.bfloat16
+    with warnings.catch_warnings():
+        # torch.jit tracing warns for every data-dependent branch in the Gemma code.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        main_export(
+            str(checkpoint),
+            output,
+            task="text-generation-with-past",
+            ov_config=OVConfig(dtype="fp16"),
+            model_loading_kwargs={"torch_dtype": dtype},
+            stateful=True,
+            convert_tokenizer=True,
+            library_name="transformers",
+        )
+
+
+def compress_ir(src: Path, dst: Path, preset) -> None:
+    """NNCF-compress src's model into dst; move every other file (tokenizers, configs) over."""
+    import openvino as ov
+
+    model = compress(ov.Core().read_model(src / MODEL_XML), preset)
+    ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
+    del model
+    for item in src.iterdir():
+        if not item.name.startswith("openvino_model."):
+            os.replace(item, dst / item.name)
+
+
+def check_ir(xml: Path) -> dict:
+    """The export is stateful (KV cache in ReadValue/Assign); return its bitwidths."""
+    import openvino as ov
+
+    model = ov.Core().read_model(xml)
+    if not model.get_sinks():
+        raise ExportError(f"{xml} is not stateful (no KV-cache state); optimum-intel export changed?")
+    for name in ("openvino_tokenizer.xml", "openvino_detokenizer.xml"):
+        if not (xml.parent / name).is_file():
+            raise ExportError(f"{name} was not written; is openvino-tokenizers installed? run `make install`")
+    return bitwidth_stats(model)
+
+
+def export_openvino(
+    recipe: Recipe,
+    quant: str,
+    source: Source,
+    output: Path,
+    cache_dir: Path,
+    force: bool = False,
+    log: StepLog | None = None,
+) -> dict:
+    """Write the export to `output`; return its manifest."""
+    preset = recipe.preset(quant)
+    if output.exists() and not force:
+        raise ExportError(f"{output} already exists; pass FORCE=1 (or --force) to replace it")
+    log = log or StepLog(5)
+
+    log.step(f"source: {source.kind} {source.location}")
+    checkpoint = prepare_checkpoint(source, cache_dir, log.info)
+    found = model_type(checkpoint)
+    if found != recipe.family:
+        raise ExportError(
+            f"{checkpoint} is a '{found}' checkpoint but recipe {recipe.name} is for '{recipe.family}'; "
+            "pick the MODEL that matches the checkpoint"
+        )
+
+    with staged_directory(output) as (work, result):
+        view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
+        log.step("exporting a stateful 16-bit OpenVINO IR with optimum-intel")
+        ir_16bit = result if preset.weights == "fp16" else work / "fp16"
+        export_16bit(view, ir_16bit)
+        log.step(f"compressing weights with NNCF: {nncf_arguments(preset) or 'none (fp16)'}")
+        if preset.weights != "fp16":
+            compress_ir(ir_16bit, result, preset)
+        log.step("checking the IR and counting bitwidths")
+        bitwidths = check_ir(result / MODEL_XML)
+        log.step("writing manifest.json")
+        manifest = write_manifest(
+            result,
+            model=recipe.name,
+            quant=quant,
+            format="openvino",
+            recipe=recipe.as_dict(),
+            source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint)},
+            compression={"preset": vars(preset).copy(), "nncf": nncf_arguments(preset), "bitwidth": bitwidths},
+        )
+    return manifest

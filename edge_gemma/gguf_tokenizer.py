@@ -1,0 +1,85 @@
+"""Rebuild a Gemma tokenizer from the vocabulary stored in a GGUF file.
+
+Why not transformers' own GGUF tokenizer conversion: for Gemma 3 (transformers 5.0.0) it
+builds a Unigram model from `tokenizer.ggml.scores`, but those scores are BPE merge ranks,
+so "The capital" comes out letter by letter and without <bos>. SentencePiece BPE merges
+the adjacent pair whose merged piece has the highest score; a Hugging Face BPE whose merge
+list is ordered by that score does the same, and matches llama.cpp token for token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gguf
+from tokenizers import AddedToken
+from transformers import GemmaTokenizer
+
+# SentencePiece piece types as GGUF stores them in tokenizer.ggml.token_type.
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
+
+
+def read_vocab(gguf_path: str | Path) -> dict:
+    """The tokenizer fields of a GGUF file as plain Python values."""
+    fields = gguf.GGUFReader(str(gguf_path)).fields
+
+    def get(key, default=None):
+        return fields[key].contents() if key in fields else default
+
+    return {
+        "model": get("tokenizer.ggml.model"),
+        "tokens": get("tokenizer.ggml.tokens"),
+        "scores": get("tokenizer.ggml.scores"),
+        "types": get("tokenizer.ggml.token_type"),
+        "bos_id": get("tokenizer.ggml.bos_token_id"),
+        "eos_id": get("tokenizer.ggml.eos_token_id"),
+        "unk_id": get("tokenizer.ggml.unknown_token_id"),
+        "pad_id": get("tokenizer.ggml.padding_token_id"),
+        "add_bos": bool(get("tokenizer.ggml.add_bos_token", True)),
+        "add_eos": bool(get("tokenizer.ggml.add_eos_token", False)),
+    }
+
+
+def merges_from_scores(tokens: list[str], scores: list[float], types: list[int]) -> list[tuple[str, str]]:
+    """Every split of a normal piece into two normal pieces, best-scored merged piece first.
+
+    This is the SentencePiece BPE rule written as a merge list: among candidate pairs the
+    one whose concatenation scores highest merges first (ties broken by vocabulary id).
+    """
+    normal = {tok: i for i, tok in enumerate(tokens) if types[i] == NORMAL}
+    ranked = []
+    for piece, piece_id in normal.items():
+        for cut in range(1, len(piece)):
+            left, right = piece[:cut], piece[cut:]
+            if left in normal and right in normal:
+                ranked.append((-scores[piece_id], piece_id, normal[left], normal[right], left, right))
+    ranked.sort()
+    return [(left, right) for *_, left, right in ranked]
+
+
+def tokenizer_from_gguf(gguf_path: str | Path, chat_template: str | None = None) -> GemmaTokenizer:
+    """A Hugging Face Gemma tokenizer equivalent to llama.cpp's for this GGUF file."""
+    vocab = read_vocab(gguf_path)
+    tokens, types = vocab["tokens"], vocab["types"]
+    tokenizer = GemmaTokenizer(
+        vocab={tok: i for i, tok in enumerate(tokens)},
+        merges=merges_from_scores(tokens, vocab["scores"], types),
+        bos_token=tokens[vocab["bos_id"]],
+        eos_token=tokens[vocab["eos_id"]],
+        unk_token=tokens[vocab["unk_id"]],
+        pad_token=tokens[vocab["pad_id"]],
+        add_bos_token=vocab["add_bos"],
+        add_eos_token=vocab["add_eos"],
+    )
+    # Control pieces (<start_of_turn>, <eos>, ...) are special; user-defined pieces ("\n",
+    # runs of spaces, [multimodal]) match as whole strings before BPE, as in SentencePiece.
+    tokenizer.add_tokens(
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types) if k == CONTROL],
+        special_tokens=True,
+    )
+    tokenizer.add_tokens(
+        [AddedToken(t, special=False, normalized=False) for t, k in zip(tokens, types) if k == USER_DEFINED]
+    )
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    return tokenizer

@@ -1,0 +1,23 @@
+"""Where things go on disk: export folders, model.yaml files and the conversion cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+EXPORTS_DIR = Path("exports")
+MODEL_YAML_DIR = Path("model_yaml")
+MODEL_XML = "openvino_model.xml"
+MANIFEST = "manifest.json"
+
+
+def export_name(model: str, quant: str) -> str:
+    return f"{model}-{quant}"
+
+
+def default_cache_dir() -> Path:
+    """GGUF files and the checkpoints converted from them; EDGE_GEMMA_CACHE overrides."""
+    if "EDGE_GEMMA_CACHE" in os.environ:
+        return Path(os.environ["EDGE_GEMMA_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "edge_gemma"

@@ -1,0 +1,93 @@
+"""Shared, expensive fixtures: built once per test session.
+
+The real Gemma 3 270M (GGUF from PyPI) is converted once and exported once per quant level;
+tiny random-weight models of each Gemma family are built here to cover their export paths.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edge_gemma.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_QUANTS = ("fp16", "int8", "int4")
+
+
+@pytest.fixture(scope="session")
+def tokenization_cases() -> list[dict]:
+    # llama.cpp's own token ids (with <bos>) for the 270M GGUF; copied from shared/fixtures.
+    return json.loads((FIXTURES / "gemma3_gguf_tokenization.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """A fresh conversion cache, so the GGUF conversion itself is under test."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def yaml_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model_yaml")
+
+
+@pytest.fixture(scope="session")
+def real_exports(tmp_path_factory, cache_dir, yaml_dir) -> dict[str, Path]:
+    """The real Gemma 3 270M exported at fp16, int8 and int4 through the CLI."""
+    root = tmp_path_factory.mktemp("exports")
+    exports = {}
+    for quant in REAL_QUANTS:
+        out = root / f"gemma-3-270m-{quant}"
+        argv = ["export", "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
+                "--cache-dir", str(cache_dir), "--yaml-dir", str(yaml_dir)]
+        assert main(argv) == 0, f"export {quant} failed"
+        exports[quant] = out
+    return exports
+
+
+@pytest.fixture(scope="session")
+def real_checkpoint(real_exports) -> Path:
+    """The bf16 Hugging Face checkpoint the GGUF was converted to (the PyTorch reference)."""
+    manifest = json.loads((real_exports["int8"] / "manifest.json").read_text())
+    return Path(manifest["source"]["checkpoint"])
+
+
+def _tiny_config(family: str):
+    from transformers import Gemma2Config, Gemma3TextConfig, GemmaConfig
+
+    # Hidden 128 so int4 group sizes 64 and 128 divide every layer, as in the real models.
+    common = dict(vocab_size=262144, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                  num_attention_heads=2, num_key_value_heads=1, head_dim=64,
+                  max_position_embeddings=2048, bos_token_id=2, eos_token_id=1, pad_token_id=0)
+    if family == "gemma":
+        return GemmaConfig(**common)
+    if family == "gemma2":
+        return Gemma2Config(**common, sliding_window=16, query_pre_attn_scalar=64)
+    return Gemma3TextConfig(**common, sliding_window=16, query_pre_attn_scalar=64,
+                            layer_types=["sliding_attention", "full_attention"])
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, real_checkpoint):
+    """Build (once) a random-weight checkpoint of a family, with the real Gemma tokenizer."""
+    built = {}
+
+    def build(family: str) -> Path:
+        if family not in built:
+            import torch
+            from transformers import AutoModelForCausalLM
+
+            torch.manual_seed(0)
+            folder = tmp_path_factory.mktemp(f"tiny-{family}")
+            model = AutoModelForCausalLM.from_config(_tiny_config(family), dtype=torch.bfloat16)
+            model.save_pretrained(folder)
+            for name in ("tokenizer.json", "tokenizer_config.json"):
+                shutil.copy(real_checkpoint / name, folder / name)
+            built[family] = folder
+        return built[family]
+
+    return build

