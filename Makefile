@@ -9,11 +9,14 @@ SOURCE ?=
 DEVICE ?=
 FORCE  ?=
 PROMPT ?= The capital of France is
+# Where pip finds the CPU build of torch, if PyPI's default wheel for your platform is the
+# CUDA one, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
 EXPORT_FLAGS = --model $(MODEL) --quant $(QUANT) --format $(FORMAT) \
 	$(if $(SOURCE),--source "$(SOURCE)") $(if $(DEVICE),--device $(DEVICE)) $(if $(filter 1 yes true,$(FORCE)),--force)
 
-.PHONY: install export yaml validate list generate test clean
+.PHONY: install export yaml validate list generate test bench-export clean
 
 install: $(VENV)/.installed
 
@@ -21,7 +24,7 @@ install: $(VENV)/.installed
 # optimum-intel without its torchvision requirement (see pyproject.toml); then the rest.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet --no-deps optimum-intel==2.2.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/python -c "import optimum.intel, openvino_tokenizers, nncf"
@@ -47,3 +50,6 @@ test: install
 
 clean:
 	rm -rf exports
+
+bench-export: install
+	$(BIN)/python bench/export.py --model $(MODEL)

@@ -28,16 +28,16 @@ from .sources import Source, model_type, prepare_checkpoint
 class StepLog:
     """Numbered progress lines on stderr, with the time each step took."""
 
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.stream, self.index, self.started = total, stream, 0, time.monotonic()
+    def __init__(self, total: int):
+        self.total, self.index, self.started = total, 0, time.monotonic()
 
     def step(self, message: str) -> None:
         self.index += 1
         elapsed = time.monotonic() - self.started
-        print(f"[{self.index}/{self.total}] {message} (at {elapsed:.0f}s)", file=self.stream, flush=True)
+        print(f"[{self.index}/{self.total}] {message} (at {elapsed:.0f}s)", file=sys.stderr, flush=True)
 
     def info(self, message: str) -> None:
-        print(f"      {message}", file=self.stream, flush=True)
+        print(f"      {message}", file=sys.stderr, flush=True)
 
 
 def has_chat_template(folder: Path) -> bool:
@@ -60,7 +60,7 @@ def checkpoint_view(checkpoint: Path, recipe: Recipe, view: Path) -> Path:
     return view
 
 
-def export_16bit(checkpoint: Path, output: Path) -> None:
+def export_16bit(checkpoint: Path, output: Path) -> str:
     """optimum-intel's export: stateful IR with fp16 weights, tokenizer IRs, configs.
 
     The model is loaded in its checkpoint dtype (bf16 for Gemma) and traced in it; only the
@@ -73,6 +73,8 @@ def export_16bit(checkpoint: Path, output: Path) -> None:
     from transformers import AutoConfig
 
     dtype = AutoConfig.from_pretrained(checkpoint).dtype or torch.bfloat16
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
     with warnings.catch_warnings():
         # torch.jit tracing warns for every data-dependent branch in the Gemma code.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -86,6 +88,7 @@ def export_16bit(checkpoint: Path, output: Path) -> None:
             convert_tokenizer=True,
             library_name="transformers",
         )
+    return str(dtype).removeprefix("torch.")
 
 
 def compress_ir(src: Path, dst: Path, preset) -> None:
@@ -141,7 +144,7 @@ def export_openvino(
         view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
         log.step("exporting a stateful 16-bit OpenVINO IR with optimum-intel")
         ir_16bit = result if preset.weights == "fp16" else work / "fp16"
-        export_16bit(view, ir_16bit)
+        load_dtype = export_16bit(view, ir_16bit)
         log.step(f"compressing weights with NNCF: {nncf_arguments(preset) or 'none (fp16)'}")
         if preset.weights != "fp16":
             compress_ir(ir_16bit, result, preset)
@@ -154,7 +157,8 @@ def export_openvino(
             quant=quant,
             format="openvino",
             recipe=recipe.as_dict(),
-            source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint)},
+            source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint),
+                    "load_dtype": load_dtype},
             compression={"preset": vars(preset).copy(), "nncf": nncf_arguments(preset), "bitwidth": bitwidths},
         )
     return manifest

