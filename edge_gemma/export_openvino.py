@@ -26,7 +26,7 @@ from .sources import Source, model_type, prepare_checkpoint
 
 
 class StepLog:
-    """Numbered progress lines on stderr, with the time each step took."""
+    """Numbered progress lines on stderr, each with the time since the export started."""
 
     def __init__(self, total: int):
         self.total, self.index, self.started = total, 0, time.monotonic()
@@ -145,7 +145,8 @@ def export_openvino(
         log.step("exporting a stateful 16-bit OpenVINO IR with optimum-intel")
         ir_16bit = result if preset.weights == "fp16" else work / "fp16"
         load_dtype = export_16bit(view, ir_16bit)
-        log.step(f"compressing weights with NNCF: {nncf_arguments(preset) or 'none (fp16)'}")
+        nncf_args = nncf_arguments(preset)
+        log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}")
         if preset.weights != "fp16":
             compress_ir(ir_16bit, result, preset)
         log.step("checking the IR and counting bitwidths")
@@ -159,6 +160,6 @@ def export_openvino(
             recipe=recipe.as_dict(),
             source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint),
                     "load_dtype": load_dtype},
-            compression={"preset": vars(preset).copy(), "nncf": nncf_arguments(preset), "bitwidth": bitwidths},
+            compression={"preset": vars(preset).copy(), "nncf": nncf_args, "bitwidth": bitwidths},
         )
     return manifest
