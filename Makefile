@@ -9,6 +9,10 @@ SOURCE ?=
 DEVICE ?=
 FORCE  ?=
 PROMPT ?= The capital of France is
+ENGINE ?=
+THREADS ?=
+EXPORT_DIR = exports/$(MODEL)-$(QUANT)
+RUN_FLAGS = $(if $(DEVICE),--device $(DEVICE)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(THREADS),--threads $(THREADS))
 # Where pip finds the CPU build of torch, if PyPI's default wheel for your platform is the
 # CUDA one, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
@@ -16,7 +20,7 @@ TORCH_INDEX ?=
 EXPORT_FLAGS = --model $(MODEL) --quant $(QUANT) --format $(FORMAT) \
 	$(if $(SOURCE),--source "$(SOURCE)") $(if $(DEVICE),--device $(DEVICE)) $(if $(filter 1 yes true,$(FORCE)),--force)
 
-.PHONY: install export yaml validate list generate test bench-export clean
+.PHONY: install install-llama export yaml validate list generate chat bench test bench-export clean
 
 install: $(VENV)/.installed
 
@@ -43,7 +47,19 @@ list: install
 	$(BIN)/edge-gemma list
 
 generate: install
-	$(BIN)/edge-gemma generate exports/$(MODEL)-$(QUANT) "$(PROMPT)"
+	$(BIN)/edge-gemma generate $(EXPORT_DIR) "$(PROMPT)" $(RUN_FLAGS)
+
+chat: install
+	$(BIN)/edge-gemma chat $(EXPORT_DIR) $(RUN_FLAGS)
+
+# Every engine plus the PyTorch and llama.cpp baselines (llama.cpp after `make install-llama`).
+bench: install
+	$(BIN)/edge-gemma bench $(EXPORT_DIR) $(if $(THREADS),--threads $(THREADS)) $(if $(JSON),--json)
+
+# Optional: llama-cpp-python, the benchmark's llama.cpp baseline. It compiles llama.cpp from
+# source (about 10 minutes on 2 cores), so it is not part of `make install`.
+install-llama: install
+	$(BIN)/pip install --quiet -e '.[test,llama]'
 
 test: install
 	$(BIN)/python -m pytest

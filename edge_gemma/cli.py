@@ -7,6 +7,7 @@ shows the traceback too.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -79,12 +80,104 @@ def cmd_yaml(args) -> int:
     return 0
 
 
-def cmd_generate(args) -> int:
-    from .generate import ExportedModel
+def _load(args):
+    from .runtime import load
 
-    model = ExportedModel(args.export_dir, device="CPU")
-    print(model.generate(args.prompt, max_new_tokens=args.max_new_tokens))
+    model = load(args.export_dir, device=args.device, engine=args.engine, threads=args.threads)
+    print(f"edge-gemma: {model!r}; {model.device_reason}", file=sys.stderr)
+    return model
+
+
+def _options(args) -> dict:
+    return dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                top_k=args.top_k, seed=args.seed, stop=tuple(args.stop))
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
+def cmd_generate(args) -> int:
+    model = _load(args)
+    model.generate(args.prompt, on_text=_write, **_options(args))
+    print()
     return 0
+
+
+def cmd_chat(args) -> int:
+    """Read user turns from stdin (a terminal or a script), stream the answers to stdout."""
+    from .errors import GenerationError
+
+    model = _load(args)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("edge-gemma: type a message; /reset starts over, /exit quits", file=sys.stderr)
+    messages: list[dict] = []
+    while True:
+        try:
+            line = input("> ") if interactive else sys.stdin.readline()
+        except EOFError:  # Ctrl-D
+            return 0
+        if not interactive and not line:  # end of the script
+            return 0
+        line = line.strip()
+        if line in ("/exit", "/quit"):
+            return 0
+        if not line:
+            continue
+        if line == "/reset":
+            messages = []
+            model.reset()
+            print("edge-gemma: conversation reset", file=sys.stderr)
+            continue
+        messages.append({"role": "user", "content": line})
+        try:
+            answer = model.chat(messages, on_text=_write, **_options(args))
+        except GenerationError as err:
+            messages.pop()
+            if not interactive:
+                raise
+            print(f"edge-gemma: error: {err}", file=sys.stderr)
+            continue
+        print()
+        messages.append({"role": "assistant", "content": answer})
+
+
+def cmd_devices(args) -> int:
+    from .runtime.devices import available_devices
+
+    for device in available_devices():
+        print(device)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import json
+
+    from .benchmark.run import benchmark, table
+
+    log = (lambda msg: None) if args.json else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    report = benchmark(args.export_dir, args.engine or ["genai", "optimum"], not args.no_baselines,
+                       args.threads, args.runs, args.new_tokens, log=log)
+    print(json.dumps(report, indent=2) if args.json else table(report))
+    return 0
+
+
+def _runtime_args(p) -> None:
+    p.add_argument("export_dir", type=Path)
+    p.add_argument("--device", default="AUTO", help="AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU")
+    p.add_argument("--engine", choices=["genai", "optimum"], help="default: genai")
+    p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
+
+
+def _generation_args(p, max_new_tokens: int) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=max_new_tokens)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0, help="0 = no limit")
+    p.add_argument("--seed", type=int, help="sampling seed, for repeatable samples")
+    p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,11 +211,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yaml-dir", type=Path, default=MODEL_YAML_DIR)
     p.set_defaults(func=cmd_yaml)
 
-    p = sub.add_parser("generate", help="greedy completion from an export on CPU")
-    p.add_argument("export_dir", type=Path)
+    p = sub.add_parser("generate", help="complete a prompt; prints only the completion")
+    _runtime_args(p)
     p.add_argument("prompt")
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    _generation_args(p, 64)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("chat", help="chat with an export on stdin (/reset, /exit)")
+    _runtime_args(p)
+    _generation_args(p, 256)
+    p.set_defaults(func=cmd_chat)
+
+    sub.add_parser("devices", help="the OpenVINO devices present").set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("bench", help="load time, first token, decode speed and memory per engine")
+    p.add_argument("export_dir", type=Path)
+    p.add_argument("--engine", action="append", choices=["genai", "optimum"], help="repeatable; default both")
+    p.add_argument("--no-baselines", action="store_true", help="skip PyTorch and llama.cpp")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every engine (default: all)")
+    p.add_argument("--runs", type=int, default=5, help="measured runs after a warm-up (median, min, max)")
+    p.add_argument("--new-tokens", type=int, default=128)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

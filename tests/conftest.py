@@ -50,6 +50,24 @@ def real_exports(tmp_path_factory, cache_dir, yaml_dir) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def loaded(real_exports):
+    """The real exports loaded once per (quant, engine) on CPU with 2 threads, shared by tests.
+
+    Tests that chat must call reset() first: the KV cache is the model's state.
+    """
+    import edge_gemma
+
+    models = {}
+
+    def get(quant: str = "int4", engine: str = "genai"):
+        if (quant, engine) not in models:
+            models[quant, engine] = edge_gemma.load(real_exports[quant], device="CPU", engine=engine, threads=2)
+        return models[quant, engine]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def real_checkpoint(real_exports) -> Path:
     """The bf16 Hugging Face checkpoint the GGUF was converted to (the PyTorch reference)."""
     manifest = json.loads((real_exports["int8"] / "manifest.json").read_text())

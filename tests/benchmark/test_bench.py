@@ -1,0 +1,45 @@
+"""`edge-gemma bench` on the real 270M with short settings (the figures come from `make bench`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from edge_gemma.benchmark import weight_bytes
+from edge_gemma.benchmark.run import prompts
+from edge_gemma.cli import main
+
+
+def test_weight_bytes_per_token(real_exports):
+    # 270M int4: every matmul weight, the tied 262144 x 640 LM head in int8 included: about
+    # the whole .bin (the only other constants are norms, a few hundred KB).
+    export = real_exports["int4"]
+    read = weight_bytes.openvino_ir(export / "openvino_model.xml")
+    size = (export / "openvino_model.bin").stat().st_size
+    assert 0.99 * size < read <= size
+    assert weight_bytes.openvino_ir(real_exports["int8"] / "openvino_model.xml") > 1.1 * read
+
+
+def test_prompts_have_exact_lengths(loaded):
+    tokenizer = loaded("int4", "genai").tokenizer
+    built = prompts(tokenizer)
+    assert {k: len(v) for k, v in built.items()} == {"128": 128, "512": 512}
+    assert all(v[0] == tokenizer.bos_token_id for v in built.values())
+
+
+def test_bench_json_has_an_entry_per_engine_and_baseline(real_exports, capsys):
+    argv = ["bench", str(real_exports["int4"]), "--json", "--runs", "1", "--new-tokens", "4", "--threads", "2"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = {"genai", "optimum", "pytorch"}
+    if importlib.util.find_spec("llama_cpp"):
+        expected.add("llama.cpp")
+    else:
+        assert "llama-cpp-python is not installed" in report["skipped"]["llama.cpp"]
+    assert set(report["engines"]) == expected
+    for name, entry in report["engines"].items():
+        assert entry["engine"] == name
+        for key in ("decode_tokens_per_s", "ttft_ms", "load_s", "load_cold_s", "peak_rss_mb"):
+            assert entry[key] > 0, (name, key)
+        assert entry["ttft_ms_512"] > 0
+    assert report["engines"]["genai"]["achieved_gb_per_s"] > 0

@@ -1,0 +1,146 @@
+"""The runtime API on the real Gemma 3 270M: both engines, chat with KV reuse, streaming."""
+
+from __future__ import annotations
+
+import pytest
+
+import edge_gemma
+from edge_gemma.errors import GenerationError, RuntimeCheckError
+from edge_gemma.runtime.options import GenerationOptions
+
+ENGINES = ("genai", "optimum")
+PROMPTS = ["The capital of France is", "def fibonacci(n):", "Water boils at a temperature of",
+           "Once upon a time, in a small village,"]
+CONVERSATION = [
+    {"role": "user", "content": "Name three colors."},
+    {"role": "assistant", "content": "Red, green and blue."},
+    {"role": "user", "content": "And three animals?"},
+]
+
+
+def _ids(model, prompt):
+    return model.tokenizer(prompt)["input_ids"]
+
+
+@pytest.mark.parametrize("quant", ["int8", "int4"])
+def test_engines_agree_on_greedy_tokens(loaded, quant):
+    # Same IR, same CPU plugin: the C++ loop and optimum-intel's forward must pick the same
+    # tokens. 24 tokens on 4 prompts; a difference would mean the engines feed the model
+    # differently (positions, attention mask, KV handling), not rounding.
+    genai, optimum = loaded(quant, "genai"), loaded(quant, "optimum")
+    for prompt in PROMPTS:
+        ids = _ids(genai, prompt)
+        assert genai.generate_tokens(ids, max_new_tokens=24) == optimum.generate_tokens(ids, max_new_tokens=24), prompt
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chat_reuses_the_kv_cache_and_matches_decoding_afresh(loaded, engine):
+    model = loaded("int4", engine)
+    model.reset()
+    first = model.chat(CONVERSATION[:1], max_new_tokens=12)
+    assert model.stats.reused_tokens == 0
+    history = [CONVERSATION[0], {"role": "assistant", "content": first}, CONVERSATION[2]]
+    second = model.chat(history, max_new_tokens=12)
+    kept = model.stats
+    assert kept.reused_tokens > kept.prompt_tokens // 2  # only the new turn was fed
+    # The same tokens decoded from an empty cache give the same answer.
+    sequence = model.engine.tokens
+    fed, generated = sequence[:kept.prompt_tokens], sequence[kept.prompt_tokens:]
+    assert model.generate_tokens(fed, max_new_tokens=12) == generated
+    assert model.tokenizer.decode(generated, skip_special_tokens=True) == second
+    # A conversation that does not continue the cached one starts afresh.
+    model.chat(CONVERSATION, max_new_tokens=4)
+    assert model.stats.reused_tokens == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_kv_cache_is_right_after_a_stop_token(loaded, engine):
+    # An answer that ends on a stop token (Gemma's <end_of_turn>) leaves that token out of the
+    # KV cache until the next turn feeds it; continuing must equal decoding everything afresh.
+    model = loaded("int4", engine)
+    prompt = _ids(model, "The capital of France is")
+    free = model.generate_tokens(prompt, max_new_tokens=4)
+    model.reset()
+    tokens = []
+    model.engine.generate(prompt, GenerationOptions(max_new_tokens=10), {free[2]},
+                          lambda t: tokens.append(t) or t == free[2])
+    assert tokens == free[:3] and model.engine.tokens == prompt + free[:3]
+    more = _ids(model, " Also,")[1:]
+    continued = []
+    model.engine.generate(more, GenerationOptions(max_new_tokens=6), set(), lambda t: continued.append(t) and False)
+    assert continued == model.generate_tokens(prompt + free[:3] + more, max_new_tokens=6)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_streaming_iterator_and_callback_give_the_same_text(loaded, engine):
+    model = loaded("int4", engine)
+    text = model.generate(PROMPTS[0], max_new_tokens=16)
+    assert text.strip()
+    assert "".join(model.stream(PROMPTS[0], max_new_tokens=16)) == text
+    pieces = []
+    assert model.generate(PROMPTS[0], max_new_tokens=16, on_text=pieces.append) == text
+    assert len(pieces) > 3 and "".join(pieces) == text
+    chat_pieces = list(model.stream_chat(CONVERSATION[:1], max_new_tokens=8))
+    assert "".join(chat_pieces).strip()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stop_strings_and_early_stop(loaded, engine):
+    model = loaded("int4", engine)
+    text = model.generate(PROMPTS[0], max_new_tokens=16)
+    cut = text.split()[2]  # a word in the middle of the answer
+    stopped = model.generate(PROMPTS[0], max_new_tokens=16, stop=[cut])
+    assert stopped == text[:text.index(cut)]
+    taken = []
+    model.generate(PROMPTS[0], max_new_tokens=16, on_text=lambda p: taken.append(p) or len(taken) == 2)
+    assert len(taken) == 2 and model.stats.new_tokens < 16
+    stream = model.stream(PROMPTS[0], max_new_tokens=16)
+    next(stream)
+    stream.close()  # the decode thread stops; the model is usable again
+    assert model.generate(PROMPTS[0], max_new_tokens=16) == text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sampling_is_repeatable_with_a_seed(loaded, engine):
+    model = loaded("int4", engine)
+    options = dict(max_new_tokens=16, temperature=1.0, top_p=0.95, top_k=50)
+    a = model.generate("Once upon a time", seed=3, **options)
+    assert a == model.generate("Once upon a time", seed=3, **options)
+    others = {model.generate("Once upon a time", seed=s, **options) for s in range(4, 8)}
+    assert len(others | {a}) > 1
+
+
+def test_bad_input_is_a_clear_error(loaded, tmp_path):
+    model = loaded("int4", "genai")
+    with pytest.raises(GenerationError, match="prompt is empty"):
+        model.generate("  ")
+    with pytest.raises(GenerationError, match="exceeds the context of 32768"):
+        model.generate("word " * 33000, max_new_tokens=8)
+    with pytest.raises(GenerationError, match="exceeds the context"):
+        model.generate("Hi", max_new_tokens=40000)
+    with pytest.raises(GenerationError, match="last message must be a non-empty user message"):
+        model.chat([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}])
+    with pytest.raises(GenerationError, match="message 0 must be"):
+        model.chat([{"role": "robot", "content": "Hi"}])
+    with pytest.raises(RuntimeCheckError, match="is not an edge-gemma OpenVINO export"):
+        edge_gemma.load(tmp_path)
+
+
+def test_load_rejects_unknown_engine_and_device(real_exports):
+    from edge_gemma.errors import DeviceError
+
+    with pytest.raises(RuntimeCheckError, match="unknown engine 'vllm'; choose one of genai, optimum"):
+        edge_gemma.load(real_exports["int4"], engine="vllm")
+    with pytest.raises(DeviceError, match="device NPU is not present here"):
+        edge_gemma.load(real_exports["int4"], device="NPU")
+    with pytest.raises(DeviceError, match="only apply to NPU"):
+        edge_gemma.load(real_exports["int4"], device="CPU", max_prompt_len=64)
+
+
+def test_auto_says_what_it_chose(loaded):
+    import edge_gemma.runtime.devices as devices
+
+    model = loaded("int4", "genai")
+    assert model.device == "CPU" and "CPU" in model.device_reason
+    if devices.available_devices() == ["CPU"]:
+        assert edge_gemma.load(model.info.dir, threads=2).device_reason.startswith("AUTO chose CPU")
