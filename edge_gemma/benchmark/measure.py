@@ -16,6 +16,14 @@ import time
 
 
 class EngineSubject:
+    @staticmethod
+    def imports(spec):
+        import openvino_genai  # noqa: F401
+        import transformers  # noqa: F401
+
+        if spec["subject"] == "optimum":
+            import optimum.intel  # noqa: F401
+
     def __init__(self, spec):
         import edge_gemma
 
@@ -29,6 +37,10 @@ class EngineSubject:
 
 
 class LlamaCppSubject:
+    @staticmethod
+    def imports(spec):
+        import llama_cpp  # noqa: F401
+
     def __init__(self, spec):
         from llama_cpp import Llama
 
@@ -38,6 +50,7 @@ class LlamaCppSubject:
                          n_ctx=2048, n_batch=512, flash_attn=True, verbose=False)
 
     def run(self, ids, n):
+        self.llm.reset()  # generate(reset=True) still reuses a matching prefix (0.3.36)
         times = []
         start = time.perf_counter()
         # Llama.generate is llama-cpp-python's raw loop: it never stops at EOS by itself.
@@ -49,6 +62,10 @@ class LlamaCppSubject:
 
 
 class PyTorchSubject:
+    @staticmethod
+    def imports(spec):
+        import transformers  # noqa: F401
+
     def __init__(self, spec):
         import torch
         from transformers import AutoModelForCausalLM
@@ -77,24 +94,43 @@ SUBJECTS = {"genai": EngineSubject, "optimum": EngineSubject, "llama.cpp": Llama
 
 
 def measure(spec: dict) -> dict:
-    """Load, warm up, then first-token latency per prompt length and decode speed."""
+    """Import, load, warm up, then first-token latency per prompt length and decode speed.
+
+    load_s is the load call alone (compile, weights, tokenizer); import_s the Python imports.
+    """
+    kind = SUBJECTS[spec["subject"]]
     start = time.perf_counter()
-    subject = SUBJECTS[spec["subject"]](spec)
-    result = {"engine": spec["subject"], "load_s": round(time.perf_counter() - start, 3)}
+    kind.imports(spec)
+    loaded = time.perf_counter()
+    subject = kind(spec)
+    result = {"engine": spec["subject"], "import_s": round(loaded - start, 3),
+              "load_s": round(time.perf_counter() - loaded, 3)}
     if not spec.get("load_only"):
-        runs = spec["runs"]
-        subject.run(spec["prompts"]["128"], 8)  # warm-up
-        for length, ids in spec["prompts"].items():
-            ttfts = [subject.run(ids, 1)[0] * 1000 for _ in range(runs)]
+        runs, prompts = spec["runs"], spec["prompts"]
+        subject.run(prompts["128"][0], 8)  # warm-up
+        for length, variants in prompts.items():
+            ttfts = [subject.run(ids, 1)[0] * 1000 for ids in variants[1:runs + 1]]
             result[f"ttft_ms_{length}"] = round(statistics.median(ttfts), 2)
         rates = []
-        for _ in range(runs):
-            _, times = subject.run(spec["prompts"]["128"], spec["new_tokens"])
+        for ids in prompts["128"][runs + 1:2 * runs + 1]:
+            _, times = subject.run(ids, spec["new_tokens"])
             rates.append((len(times) - 1) / (times[-1] - times[0]))
         result.update(decode_tokens_per_s=round(statistics.median(rates), 2),
                       decode_min=round(min(rates), 2), decode_max=round(max(rates), 2))
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = round(peak_rss_bytes() / 2**20, 1)
     return result
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS. Linux's VmHWM starts afresh at exec; ru_maxrss does not (it
+    keeps the parent's peak across fork + exec), so it is only the fallback."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 if __name__ == "__main__":

@@ -1,20 +1,22 @@
 """Engine `genai`: openvino-genai's LLMPipeline, a C++ decode loop on the same IR.
 
-KV reuse between chat turns: in chat mode, openvino-genai 2026.4's stateful pipeline appends
-tokenized inputs to the KV cache it already holds (and feeds back the last generated token
-itself). We therefore run it in chat mode always and pass only the new tokens; `reset` ends
-the chat. Its continuous-batching backend ("PA", the CPU default) expects the whole history
-instead, so we ask for the stateful one ("SDPA"). start_chat/finish_chat print a deprecation
-warning in 2026.4 in favour of ChatHistory, which takes text, not token ids.
+KV reuse between chat turns comes from the pipeline itself: on CPU and GPU, openvino-genai
+2026.4 runs LLMPipeline on its paged-attention backend with prefix caching on, so a call
+whose tokens start with an earlier call's prompt and answer reuses those KV blocks (measured
+on the 270M: a 540-token continuation of a 512-token turn took 23 ms to its first token,
+a fresh 512-token prompt 122-148 ms). Each call therefore gets the whole sequence. This
+backend also decoded about 10 % faster than the stateful "SDPA" one (114 vs 103 tokens/s).
+On the NPU (a static stateful pipeline) every call starts afresh.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from .options import GenerationOptions
+
+INT32_MAX = 2**31 - 1  # "no top-k limit" for openvino-genai
 
 
 class GenaiEngine:
@@ -25,23 +27,10 @@ class GenaiEngine:
 
         self._genai = openvino_genai
         self.device = device
-        properties = dict(config)
-        if not device.upper().startswith("NPU"):
-            properties["ATTENTION_BACKEND"] = "SDPA"
-        self.pipe = openvino_genai.LLMPipeline(str(export_dir), device, **properties)
+        self.pipe = openvino_genai.LLMPipeline(str(export_dir), device, **config)
         self.tokens: list[int] = []
-        self._start_chat()
-
-    def _start_chat(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pipe.start_chat()
 
     def reset(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.pipe.finish_chat()
-        self._start_chat()
         self.tokens = []
 
     def generate(self, new_ids: list[int], options: GenerationOptions, stop_ids: set[int],
@@ -58,10 +47,12 @@ class GenaiEngine:
         if not options.greedy:
             config.temperature = options.temperature
             config.top_p = options.top_p
-            config.top_k = options.top_k if options.top_k else 2**31 - 1
+            config.top_k = options.top_k or INT32_MAX
             if options.seed is not None:
                 config.rng_seed = options.seed
 
+        ids = np.array([self.tokens + new_ids], dtype=np.int64)
+        self.tokens += new_ids
         tokens = self.tokens
 
         class Streamer(genai.StreamerBase):
@@ -75,7 +66,5 @@ class GenaiEngine:
             def end(self):
                 pass
 
-        self.tokens += new_ids
-        ids = np.array([new_ids], dtype=np.int64)
         inputs = genai.TokenizedInputs(ov.Tensor(ids), ov.Tensor(np.ones_like(ids)))
         self.pipe.generate(inputs, config, Streamer())

@@ -12,7 +12,8 @@ from .engine_optimum import OptimumEngine
 
 ENGINES = {"genai": GenaiEngine, "optimum": OptimumEngine}
 # Measured on Gemma 3 270M int4, 2 CPU threads (README, "Runtime benchmark"): genai decodes
-# about twice as fast as optimum and has a shorter first token. It is also the only NPU engine.
+# 1.3x as fast as optimum (111 vs 85 tokens/s) with a 3x shorter first token. It is also the
+# only engine that drives an NPU.
 DEFAULT_ENGINE = "genai"
 NPU_ENGINES = ("genai",)
 

@@ -22,9 +22,11 @@ def test_weight_bytes_per_token(real_exports):
 
 def test_prompts_have_exact_lengths(loaded):
     tokenizer = loaded("int4", "genai").tokenizer
-    built = prompts(tokenizer)
-    assert {k: len(v) for k, v in built.items()} == {"128": 128, "512": 512}
-    assert all(v[0] == tokenizer.bos_token_id for v in built.values())
+    built = prompts(tokenizer, 3)
+    for length, variants in built.items():
+        assert [len(v) for v in variants] == [int(length)] * 3
+        assert all(v[0] == tokenizer.bos_token_id for v in variants)
+        assert len({tuple(v[:4]) for v in variants}) == 3  # they differ right after <bos>
 
 
 def test_bench_json_has_an_entry_per_engine_and_baseline(real_exports, capsys):

@@ -23,14 +23,19 @@ def _ids(model, prompt):
 
 
 @pytest.mark.parametrize("quant", ["int8", "int4"])
-def test_engines_agree_on_greedy_tokens(loaded, quant):
+def test_engines_agree_on_greedy_tokens(real_exports, quant):
     # Same IR, same CPU plugin: the C++ loop and optimum-intel's forward must pick the same
-    # tokens. 24 tokens on 4 prompts; a difference would mean the engines feed the model
-    # differently (positions, attention mask, KV handling), not rounding.
-    genai, optimum = loaded(quant, "genai"), loaded(quant, "optimum")
+    # tokens; a difference would mean the engines feed the model differently (positions,
+    # attention mask, KV handling). With the default u8 KV cache they quantize the cache
+    # differently (genai converts the IR to paged attention, optimum keeps the stateful SDPA
+    # form), which flips near-ties now and then (seen: 1 of 4 prompts parting after 6 or 15
+    # tokens); with an f32 KV cache the computations agree, so that is what is compared.
+    engines = [edge_gemma.load(real_exports[quant], device="CPU", engine=e, threads=2, kv_cache_precision="f32")
+               for e in ENGINES]
     for prompt in PROMPTS:
-        ids = _ids(genai, prompt)
-        assert genai.generate_tokens(ids, max_new_tokens=24) == optimum.generate_tokens(ids, max_new_tokens=24), prompt
+        ids = _ids(engines[0], prompt)
+        genai, optimum = (m.generate_tokens(ids, max_new_tokens=24) for m in engines)
+        assert genai == optimum, prompt
 
 
 @pytest.mark.parametrize("engine", ENGINES)
