@@ -83,7 +83,7 @@ def cmd_yaml(args) -> int:
 def _load(args):
     from .runtime import load
 
-    model = load(args.export_dir, device=args.device, engine=args.engine, threads=args.threads)
+    model = load(args.export_dir, device=args.device, engine=args.engine, threads=args.threads, hint=args.hint)
     print(f"edge-gemma: {model!r}; {model.device_reason}", file=sys.stderr)
     return model
 
@@ -169,6 +169,7 @@ def _runtime_args(p) -> None:
     p.add_argument("--device", default="AUTO", help="AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU")
     p.add_argument("--engine", choices=["genai", "optimum"], help="default: genai")
     p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
+    p.add_argument("--hint", choices=["LATENCY", "THROUGHPUT"], help="OpenVINO performance hint (default LATENCY)")
 
 
 def _generation_args(p, max_new_tokens: int) -> None:

@@ -55,7 +55,8 @@ def baselines(manifest: dict, log) -> tuple[dict, dict]:
     found, skipped = {}, {}
     checkpoint = manifest["source"].get("checkpoint")
     if checkpoint and Path(checkpoint).is_dir():
-        found["pytorch"] = {"checkpoint": checkpoint}
+        found["pytorch"] = {"checkpoint": checkpoint,
+                            "model_bytes": sum(p.stat().st_size for p in Path(checkpoint).glob("*.safetensors"))}
     else:
         skipped["pytorch"] = "the source checkpoint is not on this machine"
     if importlib.util.find_spec("llama_cpp") is None:
@@ -66,7 +67,8 @@ def baselines(manifest: dict, log) -> tuple[dict, dict]:
         if gguf is None:
             skipped["llama.cpp"] = "the export's source is not a GGUF file"
         else:
-            found["llama.cpp"] = {"gguf": str(gguf), "weight_bytes": weight_bytes.gguf_file(gguf)}
+            found["llama.cpp"] = {"gguf": str(gguf), "weight_bytes": weight_bytes.gguf_file(gguf),
+                                  "model_bytes": gguf.stat().st_size}
     return found, skipped
 
 
@@ -79,7 +81,8 @@ def benchmark(export_dir: Path, engines: list[str], with_baselines: bool, thread
     # One prompt for the warm-up, then one per timed run (TTFT runs and decode runs).
     common = {"threads": threads, "runs": runs, "new_tokens": new_tokens, "prompts": prompts(tokenizer, 2 * runs + 1)}
     ir_bytes = weight_bytes.openvino_ir(info.dir / MODEL_XML)
-    subjects = {name: {"export_dir": str(info.dir), "device": device, "weight_bytes": ir_bytes} for name in engines}
+    subjects = {name: {"export_dir": str(info.dir), "device": device, "weight_bytes": ir_bytes,
+                       "model_bytes": info.manifest["total_bytes"]} for name in engines}
     skipped = {}
     if with_baselines:
         found, skipped = baselines(info.manifest, log)
@@ -95,6 +98,7 @@ def benchmark(export_dir: Path, engines: list[str], with_baselines: bool, thread
             result = _measure(spec)
         result["load_cold_s"] = cold["load_s"]
         result["ttft_ms"] = result["ttft_ms_128"]
+        result["model_mb"] = round(extra["model_bytes"] / 1e6, 1)
         result["weight_mb_per_token"] = round(extra.get("weight_bytes", 0) / 1e6, 1) or None
         if "pytorch" == name:
             result["weight_mb_per_token"] = None  # fp32 in memory; not comparable to a file
@@ -106,11 +110,11 @@ def benchmark(export_dir: Path, engines: list[str], with_baselines: bool, thread
 
 
 def table(report: dict) -> str:
-    head = ("engine", "weights MB/token", "import s", "load cold s", "load s", "TTFT 128 ms", "TTFT 512 ms",
+    head = ("engine", "model MB", "weights MB/token", "import s", "load cold s", "load s", "TTFT 128 ms", "TTFT 512 ms",
             "decode tok/s (min-max)", "GB/s", "peak RSS MB")
     rows = [head]
     for name, r in report["engines"].items():
-        rows.append((name, str(r.get("weight_mb_per_token") or "-"), f"{r['import_s']:.2f}",
+        rows.append((name, f"{r['model_mb']:.0f}", str(r.get("weight_mb_per_token") or "-"), f"{r['import_s']:.2f}",
                      f"{r['load_cold_s']:.2f}", f"{r['load_s']:.2f}",
                      f"{r['ttft_ms_128']:.0f}", f"{r['ttft_ms_512']:.0f}",
                      f"{r['decode_tokens_per_s']:.1f} ({r['decode_min']:.1f}-{r['decode_max']:.1f})",

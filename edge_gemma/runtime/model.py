@@ -41,8 +41,9 @@ class Stats:
 
 
 class EdgeModel:
-    def __init__(self, info, engine, tokenizer, device_reason: str):
+    def __init__(self, info, engine, tokenizer, device_reason: str, prompt_limit: int | None = None):
         self.info = info
+        self.prompt_limit = prompt_limit  # the NPU's static MAX_PROMPT_LEN; None elsewhere
         self.engine = engine
         self.tokenizer = tokenizer
         self.device_reason = device_reason
@@ -156,6 +157,11 @@ class EdgeModel:
             raise GenerationError(f"the chat template rejected the messages: {exc}") from None
 
     def _check_length(self, total: int, max_new_tokens: int) -> None:
+        if self.prompt_limit is not None and total > self.prompt_limit:
+            raise GenerationError(
+                f"prompt of {total} tokens is longer than the {self.prompt_limit} the NPU was compiled for "
+                "(MAX_PROMPT_LEN); shorten it or load with a larger max_prompt_len"
+            )
         limit = self.info.context_size
         if total + max_new_tokens > limit:
             raise GenerationError(
@@ -260,4 +266,5 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
                            kv_cache_precision=kv_cache_precision, dynamic_quant_group=dynamic_quant_group,
                            max_prompt_len=max_prompt_len, min_response_len=min_response_len)
     tokenizer = AutoTokenizer.from_pretrained(info.dir)
-    return EdgeModel(info, engine_cls(info.dir, choice.device, config), tokenizer, choice.reason)
+    return EdgeModel(info, engine_cls(info.dir, choice.device, config), tokenizer, choice.reason,
+                     prompt_limit=config.get("MAX_PROMPT_LEN"))

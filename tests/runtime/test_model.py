@@ -149,3 +149,17 @@ def test_auto_says_what_it_chose(loaded):
     assert model.device == "CPU" and "CPU" in model.device_reason
     if devices.available_devices() == ["CPU"]:
         assert edge_gemma.load(model.info.dir, threads=2).device_reason.startswith("AUTO chose CPU")
+
+
+def test_npu_prompt_limit_is_checked_before_decoding(loaded):
+    # The NPU cannot run here; its static prompt length is checked in EdgeModel, before the
+    # engine, so the real tokenizer and export info with no engine behind them suffice.
+    from types import SimpleNamespace
+
+    from edge_gemma.runtime.model import EdgeModel
+
+    real = loaded("int4", "genai")
+    npu = EdgeModel(real.info, SimpleNamespace(tokens=[], device="NPU", name="genai"), real.tokenizer,
+                    "NPU as requested", prompt_limit=16)
+    with pytest.raises(GenerationError, match="longer than the 16 the NPU was compiled for"):
+        npu.generate("word " * 40, max_new_tokens=4)
