@@ -99,9 +99,8 @@ def benchmark(export_dir: Path, engines: list[str], with_baselines: bool, thread
         result["load_cold_s"] = cold["load_s"]
         result["ttft_ms"] = result["ttft_ms_128"]
         result["model_mb"] = round(extra["model_bytes"] / 1e6, 1)
+        # None for PyTorch: no file of the weights it reads (fp32, converted when loaded).
         result["weight_mb_per_token"] = round(extra.get("weight_bytes", 0) / 1e6, 1) or None
-        if "pytorch" == name:
-            result["weight_mb_per_token"] = None  # fp32 in memory; not comparable to a file
         if result["weight_mb_per_token"]:
             result["achieved_gb_per_s"] = round(result["weight_mb_per_token"] * result["decode_tokens_per_s"] / 1e3, 1)
         results[name] = result

@@ -43,9 +43,3 @@ def gguf_file(path: Path) -> int:
     tied = "output.weight" not in tensors
     return sum(n for name, n in tensors.items() if tied or name != "token_embd.weight")
 
-
-def torch_model(model) -> int:
-    """Bytes of all parameters, the embedding only when it is the (tied) LM head too."""
-    embed = model.get_input_embeddings().weight
-    tied = model.get_output_embeddings().weight is embed
-    return sum(p.numel() * p.element_size() for p in model.parameters() if tied or p is not embed)
