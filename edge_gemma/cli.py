@@ -24,6 +24,15 @@ def _device(value: str) -> str:
     return value
 
 
+def _at_least(minimum: int):
+    def parse(value: str) -> int:
+        if not value.isdigit() or int(value) < minimum:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= {minimum}")
+        return int(value)
+
+    return parse
+
+
 def cmd_list(args) -> int:
     recipes, errors = recipes_mod.load_all(args.recipes_dir)
     width = max((len(r.name) for r in recipes), default=0)
@@ -229,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export_dir", type=Path)
     p.add_argument("--engine", action="append", choices=["genai", "optimum"], help="repeatable; default both")
     p.add_argument("--no-baselines", action="store_true", help="skip PyTorch and llama.cpp")
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every engine (default: all)")
-    p.add_argument("--runs", type=int, default=5, help="measured runs after a warm-up (median, min, max)")
-    p.add_argument("--new-tokens", type=int, default=128)
+    p.add_argument("--threads", type=_at_least(1), default=os.cpu_count(), help="threads for every engine (default: all)")
+    p.add_argument("--runs", type=_at_least(1), default=5, help="measured runs after a warm-up (median, min, max)")
+    p.add_argument("--new-tokens", type=_at_least(2), default=128, help="decoded per run (decode speed needs 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_bench)
     return parser

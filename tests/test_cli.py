@@ -138,3 +138,13 @@ def test_runtime_errors_are_one_line(real_exports, tmp_path, capsys):
 def test_devices_lists_the_cpu(capsys):
     assert main(["devices"]) == 0
     assert "CPU" in capsys.readouterr().out.split()
+
+
+def test_bench_rejects_bad_counts_before_any_work(capsys):
+    import pytest
+
+    for flag, value in (("--runs", "0"), ("--new-tokens", "1"), ("--threads", "two")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["bench", "exports/none", flag, value])
+        assert exit_info.value.code == 2
+        assert "is not a whole number" in capsys.readouterr().err
