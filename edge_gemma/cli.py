@@ -16,6 +16,7 @@ from . import recipes as recipes_mod
 from .errors import EdgeGemmaError, RecipeError
 from .layout import EXPORTS_DIR, MODEL_YAML_DIR, default_cache_dir, export_name
 from .localai import DEVICE
+from .runtime.engines import DEFAULT_ENGINE, ENGINES
 
 
 def _device(value: str) -> str:
@@ -167,7 +168,7 @@ def cmd_bench(args) -> int:
     from .benchmark.run import benchmark, table
 
     log = (lambda msg: None) if args.json else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-    report = benchmark(args.export_dir, args.engine or ["genai", "optimum"], not args.no_baselines,
+    report = benchmark(args.export_dir, args.engine or list(ENGINES), not args.no_baselines,
                        args.threads, args.runs, args.new_tokens, log=log)
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
@@ -176,7 +177,7 @@ def cmd_bench(args) -> int:
 def _runtime_args(p) -> None:
     p.add_argument("export_dir", type=Path)
     p.add_argument("--device", default="AUTO", help="AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU")
-    p.add_argument("--engine", choices=["genai", "optimum"], help="default: genai")
+    p.add_argument("--engine", choices=list(ENGINES), help=f"default: {DEFAULT_ENGINE}")
     p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
     p.add_argument("--hint", choices=["LATENCY", "THROUGHPUT"], help="OpenVINO performance hint (default LATENCY)")
 
@@ -236,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="load time, first token, decode speed and memory per engine")
     p.add_argument("export_dir", type=Path)
-    p.add_argument("--engine", action="append", choices=["genai", "optimum"], help="repeatable; default both")
+    p.add_argument("--engine", action="append", choices=list(ENGINES), help="repeatable; default: all")
     p.add_argument("--no-baselines", action="store_true", help="skip PyTorch and llama.cpp")
     p.add_argument("--threads", type=_at_least(1), default=os.cpu_count(), help="threads for every engine (default: all)")
     p.add_argument("--runs", type=_at_least(1), default=5, help="measured runs after a warm-up (median, min, max)")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import EdgeGemmaError
 from ..layout import MODEL_XML, default_cache_dir
+from ..runtime.engines import ENGINES
 from ..runtime.export_info import read_export
 from . import weight_bytes
 
@@ -125,7 +126,7 @@ def table(report: dict) -> str:
         lines.append(f"{name}: skipped, {why}")
     llama = report["engines"].get("llama.cpp")
     for name, r in report["engines"].items():
-        if llama and name in ("genai", "optimum"):
+        if llama and name in ENGINES:
             lines.append(f"{name} vs llama.cpp: decode {r['decode_tokens_per_s'] / llama['decode_tokens_per_s']:.2f}x, "
                          f"first token {r['ttft_ms_128'] / llama['ttft_ms_128']:.2f}x the time (128-token prompt)")
     return "\n".join(lines)

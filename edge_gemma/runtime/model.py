@@ -115,8 +115,9 @@ class EdgeModel:
         marked = self._template([*prev[:-1], {"role": "assistant", "content": _MARK}], False)
         closing = marked[marked.index(_MARK) + len(_MARK):]
         last = self.engine.tokens[-1]
-        if last in self.stop_ids and closing.startswith(self.tokenizer.decode([last])):
-            closing = closing[len(self.tokenizer.decode([last])):]
+        ended_on = self.tokenizer.decode([last])
+        if last in self.stop_ids and closing.startswith(ended_on):
+            closing = closing[len(ended_on):]
         return closing + full[len(before):]
 
     def stream_chat(self, messages: list[dict], **options) -> Iterator[str]:
