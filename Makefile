@@ -11,7 +11,7 @@ FORCE  ?=
 PROMPT ?= The capital of France is
 ENGINE ?=
 THREADS ?=
-EXPORT_DIR = exports/$(MODEL)-$(QUANT)
+EXPORT_DIR = exports/$(MODEL)-$(QUANT)$(if $(filter onnx,$(FORMAT)),-onnx)
 RUN_FLAGS = $(if $(DEVICE),--device $(DEVICE)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(THREADS),--threads $(THREADS))
 # Where pip finds the CPU build of torch, if PyPI's default wheel for your platform is the
 # CUDA one, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu

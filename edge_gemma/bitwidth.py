@@ -1,4 +1,4 @@
-"""Bitwidth statistics read back from a written IR: which precision each weight ended in.
+"""Bitwidth statistics read back from a written model: which precision each weight ended in.
 
 Counted from the saved model, not taken from NNCF's log, so the manifest states what is on
 disk. A weight is the constant at the root of a MatMul's or Gather's weight input, found
@@ -51,7 +51,10 @@ def bitwidth_stats(model) -> dict:
         for dim in const.get_output_shape(0):
             size *= dim
         counted[const.get_friendly_name()] = (_precision(const, ops), size)
+    return _totals(counted)
 
+
+def _totals(counted: dict) -> dict:
     totals = defaultdict(lambda: {"params": 0, "layers": 0})
     for precision, size in counted.values():
         totals[precision]["params"] += size
@@ -61,3 +64,29 @@ def bitwidth_stats(model) -> dict:
         precision: dict(t, share=round(t["params"] / all_params, 6))
         for precision, t in sorted(totals.items())
     }
+
+
+# ONNX: NNCF writes signed weights without a zero point for sym, unsigned with one for asym.
+_ONNX_PRECISION = {"INT4": "int4_sym", "UINT4": "int4_asym", "INT8": "int8_sym", "UINT8": "int8_asym"}
+_ONNX_WEIGHT_INPUT = {"DequantizeLinear": 0, "MatMul": 1, "Gather": 0}
+
+
+def onnx_bitwidth_stats(model) -> dict:
+    """The same statistics for an `onnx.ModelProto` (external data need not be loaded)."""
+    from onnx import TensorProto
+
+    inits = {i.name: i for i in model.graph.initializer}
+    counted = {}
+    for node in model.graph.node:
+        index = _ONNX_WEIGHT_INPUT.get(node.op_type)
+        if index is None or len(node.input) <= index:
+            continue
+        init = inits.get(node.input[index])
+        if init is None or len(init.dims) < 2:
+            continue
+        size = 1
+        for dim in init.dims:
+            size *= dim
+        dtype = TensorProto.DataType.Name(init.data_type)
+        counted[init.name] = (_ONNX_PRECISION.get(dtype, "float"), size)
+    return _totals(counted)

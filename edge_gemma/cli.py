@@ -61,6 +61,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from .export_onnx import export_onnx
     from .export_openvino import export_openvino
     from .localai import write_model_yaml
     from .sources import parse_source
@@ -68,10 +69,16 @@ def cmd_export(args) -> int:
     recipe = recipes_mod.load_recipe(args.model, args.recipes_dir)
     recipe.preset(args.quant)  # unknown QUANT fails before any work
     source = parse_source(args.source or recipe.source)
-    output = args.output or EXPORTS_DIR / export_name(recipe.name, args.quant)
-    manifest = export_openvino(recipe, args.quant, source, output, args.cache_dir, force=args.force)
-    yaml_path = write_model_yaml(recipe, output.name, args.yaml_dir / f"{output.name}.yaml", args.device)
+    output = args.output or EXPORTS_DIR / export_name(recipe.name, args.quant, args.format)
+    export = {"openvino": export_openvino, "onnx": export_onnx}[args.format]
+    manifest = export(recipe, args.quant, source, output, args.cache_dir, force=args.force)
     mb = manifest["total_bytes"] / 1e6
+    if args.format == "onnx":
+        print(f"exported {output} ({mb:.0f} MB); no LocalAI model.yaml: LocalAI's transformers backend "
+              f"loads OpenVINO IR, so run this one with `edge-gemma generate {output} ...` (engine ort), "
+              "or export FORMAT=openvino for LocalAI")
+        return 0
+    yaml_path = write_model_yaml(recipe, output.name, args.yaml_dir / f"{output.name}.yaml", args.device)
     print(f"exported {output} ({mb:.0f} MB); LocalAI definition: {yaml_path}")
     return 0
 
@@ -168,7 +175,7 @@ def cmd_bench(args) -> int:
     from .benchmark.run import benchmark, table
 
     log = (lambda msg: None) if args.json else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-    report = benchmark(args.export_dir, args.engine or list(ENGINES), not args.no_baselines,
+    report = benchmark(args.export_dir, args.engine, not args.no_baselines,
                        args.threads, args.runs, args.new_tokens, log=log)
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
@@ -177,7 +184,8 @@ def cmd_bench(args) -> int:
 def _runtime_args(p) -> None:
     p.add_argument("export_dir", type=Path)
     p.add_argument("--device", default="AUTO", help="AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU")
-    p.add_argument("--engine", choices=list(ENGINES), help=f"default: {DEFAULT_ENGINE}")
+    defaults = ", ".join(f"{engine} for {fmt}" for fmt, engine in DEFAULT_ENGINE.items())
+    p.add_argument("--engine", choices=list(ENGINES), help=f"default: {defaults} exports")
     p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
     p.add_argument("--hint", choices=["LATENCY", "THROUGHPUT"], help="OpenVINO performance hint (default LATENCY)")
 
@@ -203,12 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", type=Path)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("export", help="convert a model to a compressed OpenVINO IR and a LocalAI model.yaml")
+    p = sub.add_parser("export", help="convert a model to a compressed OpenVINO IR (plus a LocalAI "
+                       "model.yaml) or ONNX model")
     p.add_argument("--model", default="gemma-3-270m", help="recipe name (see `edge-gemma list`)")
     p.add_argument("--quant", default="int4", help="fp16, int8, int4 or int4-npu")
-    p.add_argument("--format", default="openvino", choices=["openvino"], help="output format")
+    p.add_argument("--format", default="openvino", choices=["openvino", "onnx"],
+                   help="openvino (IR, for LocalAI and the genai/optimum engines) or onnx (ONNX Runtime)")
     p.add_argument("--source", help="override the recipe's source: hub id, HF folder, or .gguf file")
-    p.add_argument("--output", type=Path, help="export folder (default exports/MODEL-QUANT)")
+    p.add_argument("--output", type=Path, help="export folder (default exports/MODEL-QUANT, "
+                   "exports/MODEL-QUANT-onnx for ONNX)")
     p.add_argument("--force", action="store_true", help="replace an existing export")
     p.add_argument("--device", type=_device, help="OpenVINO device LocalAI should use (main_gpu)")
     p.add_argument("--yaml-dir", type=Path, default=MODEL_YAML_DIR, help="where model.yaml goes")
@@ -237,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="load time, first token, decode speed and memory per engine")
     p.add_argument("export_dir", type=Path)
-    p.add_argument("--engine", action="append", choices=list(ENGINES), help="repeatable; default: all")
+    p.add_argument("--engine", action="append", choices=list(ENGINES),
+                   help="repeatable; default: every engine for the export's format")
     p.add_argument("--no-baselines", action="store_true", help="skip PyTorch and llama.cpp")
     p.add_argument("--threads", type=_at_least(1), default=os.cpu_count(), help="threads for every engine (default: all)")
     p.add_argument("--runs", type=_at_least(1), default=5, help="measured runs after a warm-up (median, min, max)")

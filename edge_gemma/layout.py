@@ -8,11 +8,13 @@ from pathlib import Path
 EXPORTS_DIR = Path("exports")
 MODEL_YAML_DIR = Path("model_yaml")
 MODEL_XML = "openvino_model.xml"
+MODEL_ONNX = "model.onnx"
 MANIFEST = "manifest.json"
 
 
-def export_name(model: str, quant: str) -> str:
-    return f"{model}-{quant}"
+def export_name(model: str, quant: str, format: str = "openvino") -> str:
+    """gemma-3-270m-int4 (OpenVINO), gemma-3-270m-int4-onnx (ONNX)."""
+    return f"{model}-{quant}" if format == "openvino" else f"{model}-{quant}-{format}"
 
 
 def default_cache_dir() -> Path:

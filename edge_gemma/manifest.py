@@ -11,7 +11,7 @@ from .gguf_checkpoint import file_sha256
 from .layout import MANIFEST
 
 TOOLS = ("edge-gemma", "openvino", "openvino-tokenizers", "openvino-genai", "nncf", "optimum",
-         "optimum-intel", "transformers", "tokenizers", "torch", "gguf")
+         "optimum-intel", "transformers", "tokenizers", "torch", "gguf", "onnx", "onnxruntime")
 
 
 def tool_versions() -> dict:

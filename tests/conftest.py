@@ -50,10 +50,25 @@ def real_exports(tmp_path_factory, cache_dir, yaml_dir) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def loaded(real_exports):
+def onnx_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
+    """The real Gemma 3 270M exported to ONNX at int8 and int4 through the CLI."""
+    root = tmp_path_factory.mktemp("onnx-exports")
+    exports = {}
+    for quant in ("int8", "int4"):
+        out = root / f"gemma-3-270m-{quant}-onnx"
+        argv = ["export", "--format", "onnx", "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
+                "--cache-dir", str(cache_dir)]
+        assert main(argv) == 0, f"ONNX export {quant} failed"
+        exports[quant] = out
+    return exports
+
+
+@pytest.fixture(scope="session")
+def loaded(request, real_exports):
     """The real exports loaded once per (quant, engine) on CPU with 2 threads, shared by tests.
 
-    Tests that chat must call reset() first: the KV cache is the model's state.
+    Engine ort loads the ONNX export of the same quant. Tests that chat must call reset()
+    first: the KV cache is the model's state.
     """
     import edge_gemma
 
@@ -61,7 +76,8 @@ def loaded(real_exports):
 
     def get(quant: str = "int4", engine: str = "genai"):
         if (quant, engine) not in models:
-            models[quant, engine] = edge_gemma.load(real_exports[quant], device="CPU", engine=engine, threads=2)
+            folder = (request.getfixturevalue("onnx_exports") if engine == "ort" else real_exports)[quant]
+            models[quant, engine] = edge_gemma.load(folder, device="CPU", engine=engine, threads=2)
         return models[quant, engine]
 
     return get

@@ -55,7 +55,7 @@ def test_hub_id_without_network_fails_fast_with_a_hint(tmp_path):
 
 def test_generate_on_a_folder_that_is_not_an_export(tmp_path, capsys):
     assert main(["generate", str(tmp_path), "hello"]) == 1
-    assert "is not an edge-gemma OpenVINO export" in _one_line_error(capsys)
+    assert "is not an edge-gemma export" in _one_line_error(capsys)
 
 
 def test_generate_rejects_empty_and_too_long_prompts(real_exports, capsys):
@@ -132,7 +132,7 @@ def test_runtime_errors_are_one_line(real_exports, tmp_path, capsys):
     assert main(["generate", export, "hi", "--max-new-tokens", "0"]) == 1
     assert "max_new_tokens must be a positive integer" in _one_line_error(capsys)
     assert main(["chat", str(tmp_path)]) == 1
-    assert "is not an edge-gemma OpenVINO export" in _one_line_error(capsys)
+    assert "is not an edge-gemma export" in _one_line_error(capsys)
 
 
 def test_devices_lists_the_cpu(capsys):

@@ -91,3 +91,63 @@ def test_family_mismatch_is_refused(tiny_checkpoint, tmp_path, capsys):
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and "'gemma2' checkpoint" in errors[0] and "gemma3_text" in errors[0]
     assert not out.exists()
+
+
+# --- ONNX ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", list(FAMILY_RECIPES))
+def test_tiny_traced_onnx_matches_pytorch_past_the_sliding_window(tiny_checkpoint, family, tmp_path):
+    # fp32 on both sides, so any difference is the graph's: a 40-token prompt (window 16)
+    # fed as 30 tokens, then 10 more through the KV cache, as the runtime does.
+    import numpy as np
+    import onnxruntime as ort
+    from transformers import AutoModelForCausalLM
+
+    from edge_gemma.export_onnx import trace_decoder
+
+    trace_decoder(tiny_checkpoint(family), tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = torch.randint(3, 1000, (1, 40), generator=torch.Generator().manual_seed(1))
+    past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
+            for i in session.get_inputs() if i.name.startswith("past")}
+    logits = []
+    for chunk in (ids[:, :30], *ids[:, 30:].split(1, dim=1)):
+        total = chunk.shape[1] + next(iter(past.values())).shape[2]
+        out, *present = session.run(None, {"input_ids": chunk.numpy(), "attention_mask": np.ones((1, total), np.int64),
+                                           **past})
+        past = dict(zip(past, present))
+        logits.append(out[0, -1])
+    reference = AutoModelForCausalLM.from_pretrained(tiny_checkpoint(family), dtype=torch.float32,
+                                                     attn_implementation="eager")
+    with torch.no_grad():
+        expected = reference(ids).logits[0, 29:]
+    assert np.allclose(np.stack(logits), expected.numpy(), atol=1e-4), np.abs(np.stack(logits) - expected.numpy()).max()
+
+
+@pytest.mark.parametrize("family", list(FAMILY_RECIPES))
+def test_tiny_onnx_export_generates(tiny_checkpoint, family, tmp_path, capsys):
+    out = tmp_path / f"{family}-int4-onnx"
+    assert _export(tiny_checkpoint(family), FAMILY_RECIPES[family], "int4", out, tmp_path / "yaml",
+                   "--format", "onnx") == 0
+    assert "no LocalAI model.yaml" in capsys.readouterr().out and not (tmp_path / "yaml").exists()
+    assert main(["generate", str(out), "Hello", "--max-new-tokens", "5", "--engine", "ort"]) == 0
+    assert capsys.readouterr().out.strip()
+    model = edge_gemma.load(out)
+    assert model.engine.name == "ort"
+    ids = model.generate_tokens(model.tokenizer("Hello")["input_ids"], max_new_tokens=5, ignore_eos=True)
+    assert len(ids) == 5
+
+
+def test_interrupted_onnx_export_leaves_nothing_behind(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    import edge_gemma.export_onnx as export_onnx
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_onnx, "compress_onnx", interrupted)
+    out = tmp_path / "exports" / "tiny-int4-onnx"
+    assert _export(tiny_checkpoint("gemma3_text"), "gemma-3-1b-it", "int4", out, tmp_path / "yaml",
+                   "--format", "onnx") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list((tmp_path / "exports").iterdir()) == []

@@ -2,7 +2,7 @@
 
     python -m edge_gemma.benchmark.measure '{"subject": "genai", ...}'
 
-prints one JSON object. Subjects: the runtime engines (genai, optimum) on an export, and the
+prints one JSON object. Subjects: the runtime engines (genai, optimum, ort) on an export, and the
 baselines pytorch (the source checkpoint, fp32) and llama.cpp (the source GGUF).
 """
 
@@ -18,11 +18,14 @@ import time
 class EngineSubject:
     @staticmethod
     def imports(spec):
-        import openvino_genai  # noqa: F401
         import transformers  # noqa: F401
 
-        if spec["subject"] == "optimum":
+        if spec["subject"] == "ort":
+            import onnxruntime  # noqa: F401
+        elif spec["subject"] == "optimum":
             import optimum.intel  # noqa: F401
+        else:
+            import openvino_genai  # noqa: F401
 
     def __init__(self, spec):
         import edge_gemma
@@ -89,7 +92,7 @@ class PyTorchSubject:
         return times[0] - start, times
 
 
-SUBJECTS = {"genai": EngineSubject, "optimum": EngineSubject, "llama.cpp": LlamaCppSubject,
+SUBJECTS = {"genai": EngineSubject, "optimum": EngineSubject, "ort": EngineSubject, "llama.cpp": LlamaCppSubject,
             "pytorch": PyTorchSubject}
 
 

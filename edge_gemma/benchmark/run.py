@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from ..errors import EdgeGemmaError
-from ..layout import MODEL_XML, default_cache_dir
-from ..runtime.engines import ENGINES
+from ..layout import MODEL_ONNX, MODEL_XML, default_cache_dir
+from ..runtime.engines import ENGINES, engine_class
 from ..runtime.export_info import read_export
 from . import weight_bytes
 
@@ -26,6 +26,17 @@ TEXT = (
     "faster than any authority could contain them. "
 )
 PROMPT_LENGTHS = (128, 512)
+# Short plain-text prompts for greedy agreement with PyTorch (bench/accuracy.py, the ONNX tests).
+ACCURACY_PROMPTS = (
+    "The capital of France is",
+    "Once upon a time, in a small village by the sea,",
+    "def fibonacci(n):",
+    "The three primary colors are",
+    "Water boils at a temperature of",
+    "The best way to learn a new language is",
+    "In 1969, the first humans",
+    "A recipe for pancakes: first,",
+)
 
 
 def prompts(tokenizer, count: int) -> dict[str, list[list[int]]]:
@@ -73,16 +84,23 @@ def baselines(manifest: dict, log) -> tuple[dict, dict]:
     return found, skipped
 
 
-def benchmark(export_dir: Path, engines: list[str], with_baselines: bool, threads: int, runs: int,
+def benchmark(export_dir: Path, engines: list[str] | None, with_baselines: bool, threads: int, runs: int,
               new_tokens: int, device: str = "CPU", log=print) -> dict:
+    """Engines default to every one that runs the export's format (genai, optimum or ort)."""
     from transformers import AutoTokenizer
 
     info = read_export(export_dir)
+    engines = engines or [name for name, cls in ENGINES.items() if cls.format == info.format]
+    for name in engines:
+        engine_class(name, info.format)  # an engine for the other format fails here, before any work
     tokenizer = AutoTokenizer.from_pretrained(info.dir)
     # One prompt for the warm-up, then one per timed run (TTFT runs and decode runs).
     common = {"threads": threads, "runs": runs, "new_tokens": new_tokens, "prompts": prompts(tokenizer, 2 * runs + 1)}
-    ir_bytes = weight_bytes.openvino_ir(info.dir / MODEL_XML)
-    subjects = {name: {"export_dir": str(info.dir), "device": device, "weight_bytes": ir_bytes,
+    if info.format == "onnx":
+        model_weights = weight_bytes.onnx_model(info.dir / MODEL_ONNX)
+    else:
+        model_weights = weight_bytes.openvino_ir(info.dir / MODEL_XML)
+    subjects = {name: {"export_dir": str(info.dir), "device": device, "weight_bytes": model_weights,
                        "model_bytes": info.manifest["total_bytes"]} for name in engines}
     skipped = {}
     if with_baselines:

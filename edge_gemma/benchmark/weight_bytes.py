@@ -43,3 +43,35 @@ def gguf_file(path: Path) -> int:
     tied = "output.weight" not in tensors
     return sum(n for name, n in tensors.items() if tied or name != "token_embd.weight")
 
+
+
+def onnx_model(path: Path) -> int:
+    """Bytes of every initializer that feeds a MatMul, through DequantizeLinear and Transpose."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(path, load_external_data=False)
+    inits = {i.name: i for i in model.graph.initializer}
+    producers = {out: node for node in model.graph.node for out in node.output}
+
+    def size(init) -> int:
+        count = 1
+        for dim in init.dims:
+            count *= dim
+        if onnx.TensorProto.DataType.Name(init.data_type) in ("INT4", "UINT4"):
+            return count // 2
+        return count * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+
+    counted: set[str] = set()
+
+    def walk(name: str, depth: int = 0) -> None:
+        if name in inits:
+            counted.add(name)
+        elif name in producers and depth < 4 and producers[name].op_type in ("DequantizeLinear", "Transpose"):
+            for source in producers[name].input:
+                walk(source, depth + 1)
+
+    for node in model.graph.node:
+        if node.op_type == "MatMul":
+            walk(node.input[1])
+    return sum(size(inits[name]) for name in counted)

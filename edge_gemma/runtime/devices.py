@@ -141,3 +141,23 @@ def device_config(device: str, *, threads: int | None = None, hint: str | None =
         # so the second start loads it instead. CPU also caches (weights are not duplicated).
         config["CACHE_DIR"] = str(cache_dir)
     return config
+
+
+def ort_device(requested: str, **settings) -> tuple[DeviceChoice, dict]:
+    """Device and config for the `ort` engine: ONNX Runtime's CPU provider, thread count only.
+
+    GPU and NPU need other ONNX Runtime builds (OpenVINO, DirectML execution providers) that
+    this project does not install; an ONNX export meant for those devices should be an
+    OpenVINO export instead.
+    """
+    device = requested.upper()
+    if device not in ("AUTO", "CPU"):
+        raise DeviceError(f"the ort engine runs on CPU only, not {requested}; use --device CPU, or an "
+                          "OpenVINO export (FORMAT=openvino) for GPU and NPU")
+    threads = settings.pop("threads", None)
+    unused = sorted(name for name, value in settings.items() if value is not None)
+    if unused:
+        raise DeviceError(f"the ort engine takes threads only, not the OpenVINO setting(s) {', '.join(unused)}; "
+                          "drop them")
+    reason = "AUTO chose CPU: the ort engine runs on CPU only" if device == "AUTO" else "CPU as requested"
+    return DeviceChoice("CPU", reason), {"threads": threads}

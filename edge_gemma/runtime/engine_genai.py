@@ -21,6 +21,7 @@ INT32_MAX = 2**31 - 1  # "no top-k limit" for openvino-genai
 
 class GenaiEngine:
     name = "genai"
+    format = "openvino"
 
     def __init__(self, export_dir: Path, device: str, config: dict):
         import openvino_genai

@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .decode_loop import decode
 from .options import GenerationOptions
-from .sampling import Sampler
 
 PAST = ((),)  # optimum-intel's "states hold the past" marker for stateful models
 
 
 class OptimumEngine:
     name = "optimum"
+    format = "openvino"
 
     def __init__(self, export_dir: Path, device: str, config: dict):
         from optimum.intel import OVModelForCausalLM
@@ -31,22 +32,18 @@ class OptimumEngine:
     def reset(self) -> None:
         self.tokens, self._in_cache = [], 0
 
+    def _step(self, new_ids: list[int], total: int):
+        import torch
+
+        out = self.model(
+            input_ids=torch.tensor([new_ids]),
+            attention_mask=torch.ones(1, total, dtype=torch.int64),
+            past_key_values=PAST if total > len(new_ids) else None,  # something is cached
+        )
+        return out.logits[0, -1].numpy()
+
     def generate(self, new_ids: list[int], options: GenerationOptions, stop_ids: set[int],
                  on_token: Callable[[int], bool]) -> None:
         """Append `new_ids`, then decode until a stop id, max_new_tokens or on_token -> True."""
-        import torch
-
         self.tokens += new_ids
-        sample = Sampler(options)
-        for _ in range(options.max_new_tokens):
-            feed = self.tokens[self._in_cache:]
-            out = self.model(
-                input_ids=torch.tensor([feed]),
-                attention_mask=torch.ones(1, len(self.tokens), dtype=torch.int64),
-                past_key_values=PAST if self._in_cache else None,
-            )
-            self._in_cache = len(self.tokens)
-            token = sample(out.logits[0, -1].numpy())
-            self.tokens.append(token)
-            if on_token(token) or (token in stop_ids and not options.ignore_eos):
-                return
+        self._in_cache = decode(self._step, self.tokens, self._in_cache, options, stop_ids, on_token)

@@ -45,3 +45,25 @@ def test_bench_json_has_an_entry_per_engine_and_baseline(real_exports, capsys):
             assert entry[key] > 0, (name, key)
         assert entry["ttft_ms_512"] > 0 and entry["model_mb"] > 100
     assert report["engines"]["genai"]["achieved_gb_per_s"] > 0
+
+
+def test_onnx_weight_bytes_count_the_shared_lm_head_once(onnx_exports):
+    # The tied head is stored once (int8 embedding table, read transposed): the bytes a token
+    # reads are about the whole data file, as for the IR; int4 reads less than int8.
+    for quant in ("int8", "int4"):
+        export = onnx_exports[quant]
+        read = weight_bytes.onnx_model(export / "model.onnx")
+        size = (export / "model.onnx.data").stat().st_size
+        assert 0.95 * size < read <= size, (quant, read, size)
+    assert weight_bytes.onnx_model(onnx_exports["int8"] / "model.onnx") > 1.1 * read
+
+
+def test_bench_runs_the_ort_engine_on_an_onnx_export(onnx_exports, capsys):
+    argv = ["bench", str(onnx_exports["int4"]), "--json", "--runs", "1", "--new-tokens", "4", "--threads", "2",
+            "--no-baselines"]
+    assert main(argv) == 0
+    entry = json.loads(capsys.readouterr().out)["engines"]["ort"]
+    assert entry["decode_tokens_per_s"] > 0 and entry["ttft_ms_512"] > 0 and entry["achieved_gb_per_s"] > 0
+    # An OpenVINO engine on an ONNX export is refused before any work.
+    assert main(["bench", str(onnx_exports["int4"]), "--engine", "genai"]) == 1
+    assert "use --engine ort" in capsys.readouterr().err

@@ -99,3 +99,26 @@ def test_options_for_another_device_are_errors_listed_together():
         assert part in message
     with pytest.raises(DeviceError, match="threads"):
         device_config("CPU", threads=0)
+
+
+def test_ort_device_is_cpu_with_threads_only():
+    from edge_gemma.runtime.devices import ort_device
+
+    choice, config = ort_device("auto", threads=2, hint=None)
+    assert choice.device == "CPU" and "CPU only" in choice.reason and config == {"threads": 2}
+    assert ort_device("CPU")[1] == {"threads": None}
+    with pytest.raises(DeviceError, match="ort engine runs on CPU only, not GPU"):
+        ort_device("GPU")
+    with pytest.raises(DeviceError, match="takes threads only, not the OpenVINO setting.s. hint, kv_cache_precision"):
+        ort_device("CPU", threads=2, hint="LATENCY", kv_cache_precision="f32")
+
+
+def test_engine_must_fit_the_export_format():
+    from edge_gemma.errors import RuntimeCheckError
+    from edge_gemma.runtime.engines import engine_class
+
+    assert engine_class(None, "onnx").name == "ort" and engine_class(None, "openvino").name == "genai"
+    with pytest.raises(RuntimeCheckError, match="engine genai runs openvino exports .* use --engine ort"):
+        engine_class("genai", "onnx")
+    with pytest.raises(RuntimeCheckError, match="use --engine genai, optimum"):
+        engine_class("ort", "openvino")

@@ -1,0 +1,141 @@
+"""Export a recipe's checkpoint to an ONNX decoder with KV cache, compressed with NNCF.
+
+Steps: resolve the source (export_common.py); trace one fp32 decoder step with torch.onnx
+(onnx_decoder.py, opset 21: NNCF writes int4 as blockwise DequantizeLinear only from opset
+21 on, field notes); compress its weights with NNCF from the same recipe preset as the
+OpenVINO export (compression.py); rewrite the int8 parts for ONNX Runtime's fused kernels
+(onnx_rewrite.py); check it in ONNX Runtime; write the tokenizer files and manifest.json.
+Weights always go to one external data file (model.onnx.data): protobuf caps a single file
+at 2 GB, which gemma-2-9b-it is far over, and one layout for every model is simpler.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+from .atomic import staged_directory
+from .bitwidth import onnx_bitwidth_stats
+from .compression import compress, nncf_arguments
+from .errors import ExportError
+from .export_common import StepLog, checked_checkpoint, checkpoint_view
+from .layout import MODEL_ONNX
+from .manifest import write_manifest
+from .onnx_decoder import DecoderStep, kv_names, sliding_window
+from .onnx_rewrite import blockwise_int8_matmuls, gather_before_dequantize, share_tied_lm_head
+from .recipes import Recipe
+from .sources import Source
+
+OPSET = 21
+# What the runtime needs next to the model; the weights stay behind.
+SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+              "special_tokens_map.json", "tokenizer.model", "chat_template.jinja", "chat_template.json")
+
+
+def trace_decoder(checkpoint: Path, output: Path) -> dict:
+    """torch.onnx-export one decoder step of the checkpoint (fp32 weights); return its shape facts."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    config = model.config
+    layers, heads, head_dim = config.num_hidden_layers, config.num_key_value_heads, config.head_dim
+    past_names, present_names = kv_names(layers)
+    # Dummy step: 2 new tokens after 3 cached ones, so both lengths are traced as dynamic.
+    past = [torch.zeros(1, heads, 3, head_dim) for _ in past_names]
+    args = (torch.tensor([[2, 3]]), torch.ones(1, 5, dtype=torch.int64), *past)
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total"},
+            "logits": {0: "batch"}}
+    axes |= {name: {0: "batch", 2: "past"} for name in past_names}
+    axes |= {name: {0: "batch", 2: "total"} for name in present_names}
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript tracer warns for every data-dependent branch in the Gemma code.
+        warnings.simplefilter("ignore")
+        # dynamo=False: the TorchScript exporter needs no onnxscript and traces the DynamicCache
+        # calls as plain concatenations (torch 2.13).
+        torch.onnx.export(DecoderStep(model), args, output, input_names=["input_ids", "attention_mask", *past_names],
+                          output_names=["logits", *present_names], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False)
+    return {"layers": layers, "kv_heads": heads, "head_dim": head_dim, "sliding_window": sliding_window(config),
+            "vocab_size": config.vocab_size, "opset": OPSET, "logits": "last position only"}
+
+
+def compress_onnx(src: Path, dst: Path, preset) -> dict:
+    """NNCF-compress src into dst (with external data); return the rewrite counts."""
+    import onnx
+
+    model = compress(onnx.load(src), preset)
+    rewrites = {"blockwise_int8_matmuls": blockwise_int8_matmuls(model),
+                "gather_before_dequantize": gather_before_dequantize(model),
+                "share_tied_lm_head": share_tied_lm_head(model)}
+    onnx.save(model, dst, save_as_external_data=True, location=dst.name + ".data", size_threshold=1024)
+    os.chmod(dst.parent / (dst.name + ".data"), 0o644)  # onnx 1.23 creates it 0600
+    return rewrites
+
+
+def check_onnx(path: Path, facts: dict) -> dict:
+    """ONNX Runtime loads it, its inputs are what the runtime feeds; return its bitwidths."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise ExportError(f"ONNX Runtime cannot load {path}: {exc}") from None
+    past_names, _ = kv_names(facts["layers"])
+    expected = ["input_ids", "attention_mask", *past_names]
+    found = [i.name for i in session.get_inputs()]
+    if found != expected:
+        raise ExportError(f"{path} has inputs {found[:4]}..., expected {expected[:4]}...; tracing changed?")
+    return onnx_bitwidth_stats(onnx.load(path, load_external_data=False))
+
+
+def export_onnx(
+    recipe: Recipe,
+    quant: str,
+    source: Source,
+    output: Path,
+    cache_dir: Path,
+    force: bool = False,
+    log: StepLog | None = None,
+) -> dict:
+    """Write the ONNX export to `output`; return its manifest."""
+    preset = recipe.preset(quant)
+    if preset.weights == "fp16":
+        raise ExportError("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU "
+                          "would run fp16 weights slower than int8, and fp32 ones are 4x the size)")
+    log = log or StepLog(5)
+    checkpoint = checked_checkpoint(recipe, source, cache_dir, output, force, log)
+
+    with staged_directory(output) as (work, result):
+        view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
+        log.step("tracing an fp32 ONNX decoder with KV cache (torch.onnx, opset 21)")
+        (work / "fp32").mkdir()
+        traced = work / "fp32" / MODEL_ONNX
+        facts = trace_decoder(view, traced)
+        nncf_args = nncf_arguments(preset)
+        log.step(f"compressing weights with NNCF: {nncf_args}")
+        rewrites = compress_onnx(traced, result / MODEL_ONNX, preset)
+        shutil.rmtree(work / "fp32")
+        for name in SIDE_FILES:
+            if (view / name).exists():
+                shutil.copyfile(view / name, result / name)
+        log.step("checking the model in ONNX Runtime and counting bitwidths")
+        bitwidths = check_onnx(result / MODEL_ONNX, facts)
+        log.step("writing manifest.json")
+        manifest = write_manifest(
+            result,
+            model=recipe.name,
+            quant=quant,
+            format="onnx",
+            recipe=recipe.as_dict(),
+            source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint),
+                    "load_dtype": "float32"},
+            compression={"preset": vars(preset).copy(), "nncf": nncf_args, "bitwidth": bitwidths,
+                         "onnx_rewrites": rewrites},
+            onnx=facts,
+        )
+    return manifest
