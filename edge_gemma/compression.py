@@ -29,10 +29,11 @@ def nncf_arguments(preset: QuantPreset) -> dict | None:
     }
 
 
-def compress(model, preset: QuantPreset):
-    """Compress an `openvino.Model`'s weights with NNCF as the preset says.
+def compress(model, preset: QuantPreset, **extra):
+    """Compress an `openvino.Model`'s (or `onnx.ModelProto`'s) weights as the preset says.
 
-    Data-free: AWQ, scale estimation and GPTQ need a calibration set, and hub datasets are
+    `extra` goes to `nncf.compress_weights` as is (the ONNX export passes where its external
+    data lives). Data-free: AWQ, scale estimation and GPTQ need a calibration set, and hub datasets are
     out of reach offline. With ratio < 1 NNCF ranks layers by weight quantization error.
     NNCF prints its bitwidth table and a progress bar while it works.
     """
@@ -44,4 +45,4 @@ def compress(model, preset: QuantPreset):
     kwargs = dict(args, mode=nncf.CompressWeightsMode(args["mode"]))
     if "backup_mode" in kwargs:
         kwargs["backup_mode"] = nncf.BackupMode(kwargs["backup_mode"])
-    return nncf.compress_weights(model, **kwargs)
+    return nncf.compress_weights(model, **kwargs, **extra)

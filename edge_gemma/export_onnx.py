@@ -55,8 +55,10 @@ def trace_decoder(checkpoint: Path, output: Path) -> dict:
         # The TorchScript tracer warns for every data-dependent branch in the Gemma code.
         warnings.simplefilter("ignore")
         # dynamo=False: the TorchScript exporter needs no onnxscript and traces the DynamicCache
-        # calls as plain concatenations (torch 2.13).
-        torch.onnx.export(DecoderStep(model), args, output, input_names=["input_ids", "attention_mask", *past_names],
+        # calls as plain concatenations (torch 2.13). The path must be a str: for a graph over
+        # protobuf's 2 GB it then writes external data files beside it (a Path raises
+        # "the output file must be a file path" in torch 2.13).
+        torch.onnx.export(DecoderStep(model), args, str(output), input_names=["input_ids", "attention_mask", *past_names],
                           output_names=["logits", *present_names], dynamic_axes=axes, opset_version=OPSET,
                           dynamo=False)
     return {"layers": layers, "kv_heads": heads, "head_dim": head_dim, "sliding_window": sliding_window(config),
@@ -64,10 +66,21 @@ def trace_decoder(checkpoint: Path, output: Path) -> dict:
 
 
 def compress_onnx(src: Path, dst: Path, preset) -> dict:
-    """NNCF-compress src into dst (with external data); return the rewrite counts."""
-    import onnx
+    """NNCF-compress src into dst (with external data); return the rewrite counts.
 
-    model = compress(onnx.load(src), preset)
+    The traced model is read without its external data (a graph over 2 GB has some): NNCF
+    3.4 runs ONNX shape inference on the proto it is given, which cannot serialize over
+    2 GB, and reads the weights from `external_data_dir` itself (nncf/onnx/quantization/
+    quantize_model.py). What it leaves untouched (norm weights) is loaded before saving.
+    """
+    import nncf
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model
+
+    folder = str(src.parent.resolve())
+    params = nncf.AdvancedCompressionParameters(backend_params={"external_data_dir": folder})
+    model = compress(onnx.load(src, load_external_data=False), preset, advanced_parameters=params)
+    load_external_data_for_model(model, folder)
     rewrites = {"blockwise_int8_matmuls": blockwise_int8_matmuls(model),
                 "gather_before_dequantize": gather_before_dequantize(model),
                 "share_tied_lm_head": share_tied_lm_head(model)}

@@ -151,3 +151,26 @@ def test_interrupted_onnx_export_leaves_nothing_behind(tiny_checkpoint, tmp_path
                    "--format", "onnx") == 130
     assert "interrupted" in capsys.readouterr().err
     assert list((tmp_path / "exports").iterdir()) == []
+
+
+def test_onnx_export_of_a_graph_over_2gb(real_checkpoint, tmp_path):
+    # Protobuf caps a file at 2 GB: a random Gemma 3 with a 262144 x 1152 embedding traces to
+    # 2.4 GB of fp32 (the table twice: Gather and tied LM head). The trace must go to external
+    # files, NNCF must read them from there, and the export must still run.
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+    config = Gemma3TextConfig(vocab_size=262144, hidden_size=1152, intermediate_size=2048, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=1, head_dim=256, sliding_window=512,
+                              layer_types=["sliding_attention", "full_attention"], bos_token_id=2,
+                              eos_token_id=1, pad_token_id=0)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).save_pretrained(tmp_path / "ckpt")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "ckpt" / name).write_bytes((real_checkpoint / name).read_bytes())
+    out = tmp_path / "big-int8-onnx"
+    assert _export(tmp_path / "ckpt", "gemma-3-1b-it", "int8", out, tmp_path / "yaml", "--format", "onnx") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["compression"]["onnx_rewrites"]["share_tied_lm_head"] == 1
+    assert (out / "model.onnx.data").stat().st_size > 300e6 and (out / "model.onnx").stat().st_size < 1e6
+    model = edge_gemma.load(out)
+    assert len(model.generate_tokens(model.tokenizer("Hello")["input_ids"], max_new_tokens=3, ignore_eos=True)) == 3
