@@ -47,9 +47,10 @@ def openvino_logits(folder: Path, ids: list[int]) -> np.ndarray:
 def onnx_logits(folder: Path, ids: list[int]) -> np.ndarray:
     import onnxruntime as ort
 
+    from edge_gemma.runtime.engine_ort import empty_past
+
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-    past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
-            for i in session.get_inputs() if i.name.startswith("past")}
+    past = empty_past(session)
     rows = []
     for n, token in enumerate(ids):
         logits, *present = session.run(None, {"input_ids": np.array([[token]], np.int64),

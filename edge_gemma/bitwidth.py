@@ -8,6 +8,7 @@ by walking up through the decompression subgraph NNCF inserts
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 _DECOMPRESSION_OPS = {"Convert", "Subtract", "Multiply", "Reshape"}
@@ -84,9 +85,6 @@ def onnx_bitwidth_stats(model) -> dict:
         init = inits.get(node.input[index])
         if init is None or len(init.dims) < 2:
             continue
-        size = 1
-        for dim in init.dims:
-            size *= dim
         dtype = TensorProto.DataType.Name(init.data_type)
-        counted[init.name] = (_ONNX_PRECISION.get(dtype, "float"), size)
+        counted[init.name] = (_ONNX_PRECISION.get(dtype, "float"), math.prod(init.dims))
     return _totals(counted)

@@ -124,9 +124,9 @@ def _long_prompt(tokenizer) -> list[int]:
 
 def test_prompt_longer_than_the_sliding_window_matches_pytorch(onnx_exports, real_checkpoint, reference,
                                                               tmp_path):
-    import onnxruntime as ort
-
     from edge_gemma.export_onnx import trace_decoder
+    from edge_gemma.runtime.engine_ort import OrtEngine
+    from edge_gemma.runtime.options import GenerationOptions
 
     model = edge_gemma.load(onnx_exports["int8"], threads=2)
     ids = _long_prompt(model.tokenizer)
@@ -135,16 +135,9 @@ def test_prompt_longer_than_the_sliding_window_matches_pytorch(onnx_exports, rea
     # sliding-window mask (or position, or cache) cannot hide behind quantization noise.
     traced = tmp_path / "model.onnx"
     trace_decoder(real_checkpoint, traced)
-    session = ort.InferenceSession(str(traced), providers=["CPUExecutionProvider"])
-    past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
-            for i in session.get_inputs() if i.name.startswith("past")}
-    feed, got = ids, []
-    for _ in range(NEW_TOKENS):
-        logits, *present = session.run(None, {"input_ids": np.array([feed], np.int64),
-                                              "attention_mask": np.ones((1, len(ids) + len(got)), np.int64), **past})
-        past = dict(zip(past, present))
-        got.append(int(logits[0, -1].argmax()))
-        feed = got[-1:]
+    engine = OrtEngine(tmp_path, "CPU", {})  # the runtime's engine, on the unquantized trace
+    engine.generate(ids, GenerationOptions(max_new_tokens=NEW_TOKENS, ignore_eos=True), set(), lambda token: False)
+    got = engine.tokens[len(ids):]
     assert got == expected
     # The int8 export, through the runtime: agrees until PyTorch's first near-tie.
     got = model.generate_tokens(ids, max_new_tokens=NEW_TOKENS, ignore_eos=True)
@@ -155,13 +148,14 @@ def test_the_onnx_file_also_runs_in_openvino(onnx_exports):
     import onnxruntime as ort
     import openvino as ov
 
+    from edge_gemma.runtime.engine_ort import empty_past
+
     path = onnx_exports["int4"] / "model.onnx"
     compiled = ov.Core().compile_model(ov.Core().read_model(path), "CPU")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {"input_ids": np.array([[2, 651, 6037, 529, 7001, 563]], np.int64),
             "attention_mask": np.ones((1, 6), np.int64)}
-    feed |= {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
-             for i in session.get_inputs() if i.name.startswith("past")}
+    feed |= empty_past(session)
     expected = session.run(["logits"], feed)[0]
     got = compiled(feed)["logits"]
     assert got.shape == expected.shape and got.argmax() == expected.argmax()

@@ -105,12 +105,12 @@ def test_tiny_traced_onnx_matches_pytorch_past_the_sliding_window(tiny_checkpoin
     from transformers import AutoModelForCausalLM
 
     from edge_gemma.export_onnx import trace_decoder
+    from edge_gemma.runtime.engine_ort import empty_past
 
     trace_decoder(tiny_checkpoint(family), tmp_path / "model.onnx")
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     ids = torch.randint(3, 1000, (1, 40), generator=torch.Generator().manual_seed(1))
-    past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
-            for i in session.get_inputs() if i.name.startswith("past")}
+    past = empty_past(session)
     logits = []
     for chunk in (ids[:, :30], *ids[:, 30:].split(1, dim=1)):
         total = chunk.shape[1] + next(iter(past.values())).shape[2]

@@ -6,6 +6,7 @@ reads one row of the embedding table. tokens/s x these bytes = achieved GB/s.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 # Ops between a weight constant and its MatMul in an NNCF-compressed IR (the decompression
@@ -55,12 +56,9 @@ def onnx_model(path: Path) -> int:
     producers = {out: node for node in model.graph.node for out in node.output}
 
     def size(init) -> int:
-        count = 1
-        for dim in init.dims:
-            count *= dim
         if onnx.TensorProto.DataType.Name(init.data_type) in ("INT4", "UINT4"):
-            return count // 2
-        return count * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+            return math.prod(init.dims) // 2
+        return math.prod(init.dims) * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
 
     counted: set[str] = set()
 

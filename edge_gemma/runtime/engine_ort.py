@@ -17,6 +17,12 @@ from .decode_loop import decode
 from .options import GenerationOptions
 
 
+def empty_past(session) -> dict[str, np.ndarray]:
+    """An empty KV cache for the session's inputs: [batch 1, kv_heads, 0 tokens, head_dim]."""
+    return {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32)
+            for i in session.get_inputs() if i.name.startswith("past_key_values.")}
+
+
 class OrtEngine:
     name = "ort"
     format = "onnx"
@@ -30,14 +36,12 @@ class OrtEngine:
         self.device = device
         self.session = ort.InferenceSession(str(Path(export_dir) / MODEL_ONNX), options,
                                             providers=["CPUExecutionProvider"])
-        self._past_inputs = [i for i in self.session.get_inputs() if i.name.startswith("past_key_values.")]
         self.tokens: list[int] = []  # the sequence so far; all but the last are in the KV cache
         self.reset()
 
     def reset(self) -> None:
         self.tokens, self._in_cache = [], 0
-        # [batch, kv_heads, 0, head_dim]: an empty past.
-        self._past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float32) for i in self._past_inputs}
+        self._past = empty_past(self.session)
 
     def _step(self, new_ids: list[int], total: int) -> np.ndarray:
         feed = {"input_ids": np.array([new_ids], np.int64), "attention_mask": np.ones((1, total), np.int64),
