@@ -13,16 +13,20 @@ import traceback
 from pathlib import Path
 
 from . import recipes as recipes_mod
-from .errors import EdgeGemmaError, RecipeError
-from .layout import EXPORTS_DIR, MODEL_YAML_DIR, default_cache_dir, export_name
-from .localai import DEVICE
+from .devices import DEVICE_CHOICES, normalize_device
+from .errors import DeviceError, EdgeGemmaError, RecipeError, RuntimeCheckError
+from .layout import (DEFAULT_MODEL, DEFAULT_QUANT, FORMATS, MODEL_YAML_DIR, default_cache_dir, default_export_dir,
+                     export_name, model_yaml_beside)
 from .runtime.engines import DEFAULT_ENGINE, ENGINES
 
+QUANT_HELP = f"one of {', '.join(recipes_mod.QUANT_LEVELS)}"
 
-def _device(value: str) -> str:
-    if not DEVICE.fullmatch(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not an OpenVINO device (CPU, GPU, GPU.1, NPU, AUTO)")
-    return value
+
+def _localai_device(value: str) -> str:
+    try:
+        return normalize_device(value)
+    except DeviceError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _at_least(minimum: int):
@@ -61,25 +65,26 @@ def cmd_validate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export_onnx import export_onnx
-    from .export_openvino import export_openvino
-    from .localai import write_model_yaml
+    from .export.driver import run_export
+    from .localai import checked_config, write_model_yaml
     from .sources import parse_source
 
     recipe = recipes_mod.load_recipe(args.model, args.recipes_dir)
     recipe.preset(args.quant)  # unknown QUANT fails before any work
     source = parse_source(args.source or recipe.source)
-    output = args.output or EXPORTS_DIR / export_name(recipe.name, args.quant, args.format)
-    export = {"openvino": export_openvino, "onnx": export_onnx}[args.format]
-    manifest = export(recipe, args.quant, source, output, args.cache_dir, force=args.force)
+    output = args.output or default_export_dir(recipe.name, args.quant, args.format)
+    yaml_path = model_yaml_beside(output)
+    if args.format == "openvino":  # a name LocalAI would reject fails now, not after the export
+        checked_config(recipe, output.name, yaml_path, args.localai_device)
+    manifest = run_export(recipe, args.quant, source, output, args.cache_dir, format=args.format, force=args.force)
     mb = manifest["total_bytes"] / 1e6
     if args.format == "onnx":
         print(f"exported {output} ({mb:.0f} MB); no LocalAI model.yaml: LocalAI's transformers backend "
               f"loads OpenVINO IR, so run this one with `edge-gemma generate {output} ...` (engine ort), "
               "or export FORMAT=openvino for LocalAI")
         return 0
-    yaml_path = write_model_yaml(recipe, output.name, args.yaml_dir / f"{output.name}.yaml", args.device)
-    print(f"exported {output} ({mb:.0f} MB); LocalAI definition: {yaml_path}")
+    write_model_yaml(recipe, output.name, yaml_path, args.localai_device)
+    print(f"exported {output} ({mb:.0f} MB); LocalAI definition beside it: {yaml_path}")
     return 0
 
 
@@ -92,15 +97,32 @@ def cmd_yaml(args) -> int:
         for quant in args.quant or recipe.quant:
             recipe.preset(quant)
             dir_name = export_name(recipe.name, quant)
-            path = write_model_yaml(recipe, dir_name, args.yaml_dir / f"{dir_name}.yaml", args.device)
+            path = write_model_yaml(recipe, dir_name, args.yaml_dir / f"{dir_name}.yaml", args.localai_device)
             print(path)
     return 0
+
+
+def _export_dir(args) -> Path:
+    """The folder given, or the one `make export` writes for --model/--quant/--format."""
+    named = [flag for flag in ("model", "quant", "format") if getattr(args, flag)]
+    if args.export_dir is not None:
+        if named:
+            raise EdgeGemmaError(f"give an export folder or --{'/--'.join(named)}, not both")
+        return args.export_dir
+    recipe = recipes_mod.load_recipe(args.model or DEFAULT_MODEL, args.recipes_dir)
+    quant = args.quant or DEFAULT_QUANT
+    recipe.preset(quant)
+    folder = default_export_dir(recipe.name, quant, args.format or "openvino")
+    if not folder.exists():
+        make = f"make export MODEL={recipe.name} QUANT={quant}" + (" FORMAT=onnx" if args.format == "onnx" else "")
+        raise RuntimeCheckError(f"{folder} does not exist; make it with `{make}`, or give an export folder")
+    return folder
 
 
 def _load(args):
     from .runtime import load
 
-    model = load(args.export_dir, device=args.device, engine=args.engine, threads=args.threads, hint=args.hint)
+    model = load(_export_dir(args), device=args.device, engine=args.engine, threads=args.threads, hint=args.hint)
     print(f"edge-gemma: {model!r}; {model.device_reason}", file=sys.stderr)
     return model
 
@@ -162,7 +184,7 @@ def cmd_chat(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from .runtime.devices import available_devices
+    from .runtime.device_config import available_devices
 
     for device in available_devices():
         print(device)
@@ -175,14 +197,23 @@ def cmd_bench(args) -> int:
     from .benchmark.run import benchmark, table
 
     log = (lambda msg: None) if args.json else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-    report = benchmark(args.export_dir, args.engine, not args.no_baselines,
+    report = benchmark(_export_dir(args), args.engine, not args.no_baselines,
                        args.threads, args.runs, args.new_tokens, log=log)
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
 
 
+def _export_args(p) -> None:
+    p.add_argument("export_dir", nargs="?", type=Path,
+                   help="an export folder; or name it with --model/--quant/--format (default: "
+                        f"{export_name(DEFAULT_MODEL, DEFAULT_QUANT)} in exports/)")
+    p.add_argument("--model", help=f"recipe name (default {DEFAULT_MODEL})")
+    p.add_argument("--quant", help=f"{QUANT_HELP} (default {DEFAULT_QUANT})")
+    p.add_argument("--format", choices=FORMATS, help=f"{' or '.join(FORMATS)} (default openvino)")
+
+
 def _runtime_args(p) -> None:
-    p.add_argument("export_dir", type=Path)
+    _export_args(p)
     p.add_argument("--device", default="AUTO", help="AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU")
     defaults = ", ".join(f"{engine} for {fmt}" for fmt, engine in DEFAULT_ENGINE.items())
     p.add_argument("--engine", choices=list(ENGINES), help=f"default: {defaults} exports")
@@ -213,24 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="convert a model to a compressed OpenVINO IR (plus a LocalAI "
                        "model.yaml) or ONNX model")
-    p.add_argument("--model", default="gemma-3-270m", help="recipe name (see `edge-gemma list`)")
-    p.add_argument("--quant", default="int4", help="fp16, int8, int4 or int4-npu")
-    p.add_argument("--format", default="openvino", choices=["openvino", "onnx"],
-                   help="openvino (IR, for LocalAI and the genai/optimum engines) or onnx (ONNX Runtime)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"recipe name (see `edge-gemma list`; default {DEFAULT_MODEL})")
+    p.add_argument("--quant", default=DEFAULT_QUANT, help=f"{QUANT_HELP} (default {DEFAULT_QUANT})")
+    p.add_argument("--format", default="openvino", choices=FORMATS,
+                   help="openvino (IR, for LocalAI and the genai/optimum engines; the default) or onnx (ONNX Runtime)")
     p.add_argument("--source", help="override the recipe's source: hub id, HF folder, or .gguf file")
     p.add_argument("--output", type=Path, help="export folder (default exports/MODEL-QUANT, "
-                   "exports/MODEL-QUANT-onnx for ONNX)")
+                   "exports/MODEL-QUANT-onnx for ONNX); the LocalAI model.yaml goes beside it")
     p.add_argument("--force", action="store_true", help="replace an existing export")
-    p.add_argument("--device", type=_device, help="OpenVINO device LocalAI should use (main_gpu)")
-    p.add_argument("--yaml-dir", type=Path, default=MODEL_YAML_DIR, help="where model.yaml goes")
+    p.add_argument("--localai-device", type=_localai_device, metavar="DEVICE",
+                   help=f"the device LocalAI should run it on, written as main_gpu in model.yaml ({DEVICE_CHOICES})")
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="GGUF conversion cache")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("yaml", help="write LocalAI model.yaml files for recipes, without exporting")
     p.add_argument("--model", action="append", help="recipe name (repeatable; default: all)")
-    p.add_argument("--quant", action="append", help="quant level (repeatable; default: all)")
-    p.add_argument("--device", type=_device, help="OpenVINO device LocalAI should use (main_gpu)")
-    p.add_argument("--yaml-dir", type=Path, default=MODEL_YAML_DIR)
+    p.add_argument("--quant", action="append", help=f"{QUANT_HELP} (repeatable; default: all)")
+    p.add_argument("--localai-device", type=_localai_device, metavar="DEVICE",
+                   help=f"the device LocalAI should run them on, written as main_gpu ({DEVICE_CHOICES})")
+    p.add_argument("--yaml-dir", type=Path, default=MODEL_YAML_DIR, help="where they go (default model_yaml/)")
     p.set_defaults(func=cmd_yaml)
 
     p = sub.add_parser("generate", help="complete a prompt; prints only the completion")
@@ -247,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("devices", help="the OpenVINO devices present").set_defaults(func=cmd_devices)
 
     p = sub.add_parser("bench", help="load time, first token, decode speed and memory per engine")
-    p.add_argument("export_dir", type=Path)
+    _export_args(p)
     p.add_argument("--engine", action="append", choices=list(ENGINES),
                    help="repeatable; default: every engine for the export's format")
     p.add_argument("--no-baselines", action="store_true", help="skip PyTorch and llama.cpp")

@@ -23,6 +23,10 @@ class ExportError(EdgeGemmaError):
     """The export could not be written."""
 
 
+class OutputError(EdgeGemmaError):
+    """An output folder or file cannot be created or written."""
+
+
 class LocalAIConfigError(EdgeGemmaError):
     """A generated model.yaml would break one of LocalAI's rules."""
 

@@ -1,20 +1,41 @@
-"""Where things go on disk: export folders, model.yaml files and the conversion cache."""
+"""Where things go on disk: export folders, model.yaml files and the conversion cache.
+
+The one place an export's folder name is made; the Makefile asks the CLI for it (`--model M
+--quant Q --format F` on generate, chat and bench) instead of spelling it again.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+DEFAULT_MODEL = "gemma-3-270m"
+DEFAULT_QUANT = "int4"
 EXPORTS_DIR = Path("exports")
 MODEL_YAML_DIR = Path("model_yaml")
 MODEL_XML = "openvino_model.xml"
 MODEL_ONNX = "model.onnx"
+# Export formats and the model file the runtime opens in each (export/driver.py has a
+# backend for each; a test keeps the two in step).
+MODEL_FILES = {"openvino": MODEL_XML, "onnx": MODEL_ONNX}
+FORMATS = tuple(MODEL_FILES)
 MANIFEST = "manifest.json"
 
 
 def export_name(model: str, quant: str, format: str = "openvino") -> str:
     """gemma-3-270m-int4 (OpenVINO), gemma-3-270m-int4-onnx (ONNX)."""
     return f"{model}-{quant}" if format == "openvino" else f"{model}-{quant}-{format}"
+
+
+def default_export_dir(model: str, quant: str, format: str = "openvino") -> Path:
+    """exports/<export_name>: where `make export` puts it."""
+    return EXPORTS_DIR / export_name(model, quant, format)
+
+
+def model_yaml_beside(export_dir: Path) -> Path:
+    """The LocalAI definition of an export: `<name>.yaml` next to the `<name>/` folder, so the
+    folder that holds both is a LocalAI models directory (parameters.model is relative to it)."""
+    return export_dir.parent / f"{export_dir.name}.yaml"
 
 
 def default_cache_dir() -> Path:

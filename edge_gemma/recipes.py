@@ -15,6 +15,7 @@ from typing import Mapping
 import yaml
 
 from .chat_formats import CHAT_FORMATS
+from .devices import NPU_RULE, npu_weight_problems
 from .errors import EdgeGemmaError, RecipeError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -24,9 +25,11 @@ QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu")
 WEIGHT_FORMATS = ("fp16", "int8", "int4")
 BACKUP_PRECISIONS = ("int8_asym", "int8_sym", "none")
 USECASES = ("chat", "completion")
-# NPU runs int4 LLMs only when symmetric, ratio 1.0, channel-wise (-1) or group 128
-# (OpenVINO GenAI NPU guide, openvino-genai 2026.4).
-NPU_GROUP_SIZES = (-1, 128)
+
+
+def weight_mode(weights: str, sym: bool) -> str:
+    """NNCF's name for a weight format: int4_sym, int8_asym, ..."""
+    return f"{weights}_{'sym' if sym else 'asym'}"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class QuantPreset:
     ratio: float = 1.0  # share of int4-eligible layers kept in int4; the rest use `backup`
     backup: str = "int8_asym"  # precision of the layers int4 leaves out (embeddings, LM head)
     all_layers: bool = False  # also put embeddings and the LM head in int4
+
+    @property
+    def mode(self) -> str:
+        return weight_mode(self.weights, self.sym)
 
 
 @dataclass(frozen=True)
@@ -135,10 +142,9 @@ def _parse_preset(level: str, raw, problems: list[str]) -> QuantPreset | None:
     if values["weights"] == "fp16" and "sym" in values:
         problems.append(f"{key}.sym: fp16 weights are not quantized")
     if level == "int4-npu" and values["weights"] == "int4":
-        if not values.get("sym", False) or ratio != 1.0 or group not in NPU_GROUP_SIZES:
-            problems.append(
-                f"{key}: NPU needs int4 weights with sym: true, ratio: 1.0 and group_size -1 or 128"
-            )
+        found = npu_weight_problems(weight_mode("int4", values.get("sym", False)), ratio, group)
+        if found:
+            problems.append(f"{key}: NPU needs {NPU_RULE} ({'; '.join(found)})")
     if not ok or len(problems) > n:
         return None
     return QuantPreset(**values)

@@ -1,7 +1,11 @@
-"""Shared, expensive fixtures: built once per test session.
+"""Shared fixtures, and the two test tiers.
 
-The real Gemma 3 270M (GGUF from PyPI) is converted once and exported once per quant level;
-tiny random-weight models of each Gemma family are built here to cover their export paths.
+Expensive fixtures (EXPENSIVE below) are built once per test session: the real Gemma 3 270M
+(GGUF from PyPI) is converted once and exported once per quant level and format; tiny
+random-weight models of each Gemma family are built to cover their export paths. Every test
+that uses one, directly or through another fixture, is marked `slow` here, so `make
+test-fast` (`pytest -m "not slow"`) runs the rest in under 2 minutes; `make test` runs all.
+A test that is slow without such a fixture says so with `@pytest.mark.slow`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ from edge_gemma.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_QUANTS = ("fp16", "int8", "int4")
+# Each needs a real export or checkpoint: minutes, once per session.
+EXPENSIVE = {"real_exports", "onnx_exports", "loaded", "real_checkpoint", "tiny_checkpoint"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if EXPENSIVE & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -31,19 +43,15 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def yaml_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("model_yaml")
-
-
-@pytest.fixture(scope="session")
-def real_exports(tmp_path_factory, cache_dir, yaml_dir) -> dict[str, Path]:
-    """The real Gemma 3 270M exported at fp16, int8 and int4 through the CLI."""
+def real_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
+    """The real Gemma 3 270M exported at fp16, int8 and int4 through the CLI (each with its
+    LocalAI model.yaml beside it)."""
     root = tmp_path_factory.mktemp("exports")
     exports = {}
     for quant in REAL_QUANTS:
         out = root / f"gemma-3-270m-{quant}"
         argv = ["export", "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
-                "--cache-dir", str(cache_dir), "--yaml-dir", str(yaml_dir)]
+                "--cache-dir", str(cache_dir)]
         assert main(argv) == 0, f"export {quant} failed"
         exports[quant] = out
     return exports

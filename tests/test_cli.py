@@ -43,14 +43,13 @@ def test_hub_id_without_network_fails_fast_with_a_hint(tmp_path):
     env = dict(os.environ, HF_ENDPOINT="http://127.0.0.1:9", HF_HUB_CACHE=str(tmp_path / "hub"))
     out = tmp_path / "o"
     proc = subprocess.run(
-        [sys.executable, "-m", "edge_gemma", "export", "--model", "gemma-2-9b-it", "--output", str(out),
-         "--yaml-dir", str(tmp_path / "yaml")],
+        [sys.executable, "-m", "edge_gemma", "export", "--model", "gemma-2-9b-it", "--output", str(out)],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("edge-gemma: error:")]
     assert len(errors) == 1 and "google/gemma-2-9b-it" in errors[0] and "SOURCE=/path/to/checkpoint" in errors[0]
-    assert not out.exists() and not (tmp_path / "yaml").exists()
+    assert not out.exists() and not (tmp_path / "o.yaml").exists()
 
 
 def test_generate_on_a_folder_that_is_not_an_export(tmp_path, capsys):
@@ -75,7 +74,8 @@ def test_unsupported_format_and_device_are_rejected(capsys):
     import pytest
 
     for argv, message in ((["export", "--format", "tflite"], "argument --format: invalid choice: 'tflite'"),
-                          (["export", "--device", "TPU"], "argument --device: 'TPU' is not an OpenVINO device")):
+                          (["export", "--localai-device", "TPU"],
+                           "argument --localai-device: 'TPU' is not an OpenVINO device")):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
@@ -148,3 +148,67 @@ def test_bench_rejects_bad_counts_before_any_work(capsys):
             main(["bench", "exports/none", flag, value])
         assert exit_info.value.code == 2
         assert "is not a whole number" in capsys.readouterr().err
+
+
+def test_quant_and_format_list_their_choices_in_help(capsys):
+    import pytest
+
+    for command in ("export", "generate", "bench", "yaml"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "fp16, int8, int4, int4-npu" in out, command
+        if command != "yaml":
+            assert "{openvino,onnx}" in out, command
+
+
+def test_export_output_that_cannot_be_written_is_one_line_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for output, message in ((blocker / "out", "is a file, not a folder"),
+                            (blocker / "sub" / "out", "cannot create")):
+        assert main(["export", "--output", str(output)]) == 1
+        line = _one_line_error(capsys)
+        assert message in line and "pick an --output in a writable folder" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def test_export_yaml_name_localai_rejects_fails_before_any_work(tmp_path, capsys):
+    assert main(["export", "--output", str(tmp_path / "a..b")]) == 1
+    assert "parameters.model: 'a..b' must be a path inside LocalAI's models directory" in _one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runtime_commands_find_exports_by_model_and_quant(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no exports/ here
+    assert main(["generate", "--model", "gemma-2-9b-it", "--quant", "int8", "hi"]) == 1
+    line = _one_line_error(capsys)
+    assert "exports/gemma-2-9b-it-int8 does not exist; make it with `make export MODEL=gemma-2-9b-it QUANT=int8`" in line
+    assert main(["bench", "--quant", "int4", "--format", "onnx"]) == 1
+    assert "exports/gemma-3-270m-int4-onnx does not exist" in _one_line_error(capsys)
+    assert main(["chat", "--quant", "int3"]) == 1
+    assert "unknown QUANT 'int3' for gemma-3-270m" in _one_line_error(capsys)
+    assert main(["generate", "--model", "gemma-9", "hi"]) == 1
+    assert "unknown MODEL 'gemma-9'" in _one_line_error(capsys)
+    assert main(["generate", "some/folder", "hi", "--quant", "int8"]) == 1
+    assert "give an export folder or --quant, not both" in _one_line_error(capsys)
+
+
+def test_yaml_command_writes_the_normalized_localai_device(tmp_path, capsys):
+    import yaml
+
+    assert main(["yaml", "--model", "gemma-3-270m", "--quant", "int4", "--localai-device", "gpu.1",
+                 "--yaml-dir", str(tmp_path)]) == 0
+    assert yaml.safe_load((tmp_path / "gemma-3-270m-int4.yaml").read_text())["main_gpu"] == "GPU.1"
+
+
+def test_generate_finds_the_default_export_in_exports(real_exports, tmp_path, monkeypatch, capsys):
+    # The name `make export` gives the folder is the one generate looks for.
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "gemma-3-270m-int4").symlink_to(real_exports["int4"])
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "The capital of France is", "--max-new-tokens", "4"]) == 0
+    by_default = capsys.readouterr().out
+    assert by_default.strip()
+    assert main(["generate", str(real_exports["int4"]), "The capital of France is", "--max-new-tokens", "4"]) == 0
+    assert capsys.readouterr().out == by_default

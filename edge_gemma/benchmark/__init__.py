@@ -1,1 +1,7 @@
-"""`edge-gemma bench`: load time, first-token latency, decode speed and memory per engine."""
+"""Measuring: one home for every benchmark and the texts they use.
+
+run.py + measure.py: `edge-gemma bench` (load time, first token, decode speed, memory per
+engine, beside PyTorch and llama.cpp); accuracy.py: perplexity and greedy agreement of
+exports against PyTorch; export_time.py: wall time and peak memory of `edge-gemma export`;
+prompts.py: every prompt and text they (and the tests) use. Figures go to docs/benchmarks.md.
+"""

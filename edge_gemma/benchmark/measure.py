@@ -48,7 +48,7 @@ class LlamaCppSubject:
         from llama_cpp import Llama
 
         threads = spec["threads"]
-        # flash_attn: llama.cpp's faster setting here (90 vs 86 tokens/s on the 270M, 2 threads).
+        # flash_attn: llama.cpp's faster setting here (docs/benchmarks.md).
         self.llm = Llama(model_path=spec["gguf"], n_threads=threads, n_threads_batch=threads,
                          n_ctx=2048, n_batch=512, flash_attn=True, verbose=False)
 

@@ -10,45 +10,11 @@ import tempfile
 from pathlib import Path
 
 from ..errors import EdgeGemmaError
-from ..layout import MODEL_ONNX, MODEL_XML, default_cache_dir
+from ..export.weights import bytes_per_token, gguf_bytes_per_token, read_weights
+from ..layout import MODEL_FILES, default_cache_dir
 from ..runtime.engines import ENGINES, engine_class
 from ..runtime.export_info import read_export
-from . import weight_bytes
-
-# Prompt text, cut to exact token counts; plain prose so every engine sees the same ids.
-TEXT = (
-    "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
-    "combined movable metal type, oil-based ink and a wooden press adapted from wine making. "
-    "Books that had taken scribes months to copy could now be produced in days, and the price of "
-    "knowledge fell. Within fifty years presses were at work in more than two hundred European "
-    "cities, printing bibles, grammars, calendars, maps and pamphlets. Scholars could compare "
-    "identical copies of a text, errors could be corrected in the next edition, and ideas moved "
-    "faster than any authority could contain them. "
-)
-PROMPT_LENGTHS = (128, 512)
-# Short plain-text prompts for greedy agreement with PyTorch (bench/accuracy.py, the ONNX tests).
-ACCURACY_PROMPTS = (
-    "The capital of France is",
-    "Once upon a time, in a small village by the sea,",
-    "def fibonacci(n):",
-    "The three primary colors are",
-    "Water boils at a temperature of",
-    "The best way to learn a new language is",
-    "In 1969, the first humans",
-    "A recipe for pancakes: first,",
-)
-
-
-def prompts(tokenizer, count: int) -> dict[str, list[list[int]]]:
-    """`count` prompts per length, each different right after <bos>: genai's prefix cache
-    and llama-cpp-python both reuse the KV of a repeated prefix, which would fake the TTFT."""
-    out = {}
-    for n in PROMPT_LENGTHS:
-        out[str(n)] = []
-        for i in range(count):
-            ids = tokenizer(f"Chapter {i + 1}. " + TEXT * 12, add_special_tokens=False)["input_ids"]
-            out[str(n)].append([tokenizer.bos_token_id] + ids[: n - 1])
-    return out
+from .prompts import prompts
 
 
 def _measure(spec: dict) -> dict:
@@ -79,7 +45,7 @@ def baselines(manifest: dict, log) -> tuple[dict, dict]:
         if gguf is None:
             skipped["llama.cpp"] = "the export's source is not a GGUF file"
         else:
-            found["llama.cpp"] = {"gguf": str(gguf), "weight_bytes": weight_bytes.gguf_file(gguf),
+            found["llama.cpp"] = {"gguf": str(gguf), "weight_bytes": gguf_bytes_per_token(gguf),
                                   "model_bytes": gguf.stat().st_size}
     return found, skipped
 
@@ -96,10 +62,7 @@ def benchmark(export_dir: Path, engines: list[str] | None, with_baselines: bool,
     tokenizer = AutoTokenizer.from_pretrained(info.dir)
     # One prompt for the warm-up, then one per timed run (TTFT runs and decode runs).
     common = {"threads": threads, "runs": runs, "new_tokens": new_tokens, "prompts": prompts(tokenizer, 2 * runs + 1)}
-    if info.format == "onnx":
-        model_weights = weight_bytes.onnx_model(info.dir / MODEL_ONNX)
-    else:
-        model_weights = weight_bytes.openvino_ir(info.dir / MODEL_XML)
+    model_weights = bytes_per_token(read_weights(info.dir / MODEL_FILES[info.format]))
     subjects = {name: {"export_dir": str(info.dir), "device": device, "weight_bytes": model_weights,
                        "model_bytes": info.manifest["total_bytes"]} for name in engines}
     skipped = {}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..errors import RuntimeCheckError
 from ..layout import MANIFEST, MODEL_ONNX, MODEL_XML
-from ..manifest import read_manifest
-from .devices import npu_problems
+from ..export.manifest import read_manifest
+from .device_config import npu_problems
 
 
 @dataclass(frozen=True)

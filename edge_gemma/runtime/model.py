@@ -1,6 +1,6 @@
 """The model an app embeds: `edge_gemma.load(...)` returns an EdgeModel.
 
-It owns the tokenizer, the chat template and stop strings; an engine (engines.py) only
+It owns the tokenizer, the chat template and stop strings; an engine (engines/) only
 appends token ids to its KV cache and decodes. Chat keeps the KV cache between turns: when
 the new conversation starts with the text the cache already holds, only the rest is fed.
 """
@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import GenerationError
 from .options import GenerationOptions
@@ -236,43 +235,3 @@ class EdgeModel:
             closed.set()
             worker.join()
 
-
-def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None, *,
-         threads: int | None = None, hint: str | None = None, cache_dir: str | Path | None = None,
-         kv_cache_precision: str | None = None, dynamic_quant_group: int | None = None,
-         max_prompt_len: int | None = None, min_response_len: int | None = None) -> EdgeModel:
-    """Load an export to generate with.
-
-    device: AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU. engine: genai (default)
-    or optimum for OpenVINO exports; ort (the only one, CPU, threads only) for ONNX exports.
-    threads, kv_cache_precision, dynamic_quant_group (default: chosen from the export's int4
-    group size): CPU only. max_prompt_len, min_response_len: NPU only.
-    GPU and NPU keep compiled blobs in cache_dir (default: the edge-gemma cache).
-    """
-    from transformers import AutoTokenizer
-
-    from ..layout import default_cache_dir
-    from .devices import (available_devices, choose_device, default_dynamic_quant_group, device_config, kind,
-                          ort_device)
-    from .engines import NPU_ENGINES, engine_class
-    from .export_info import read_export
-
-    info = read_export(export_dir)
-    engine_cls = engine_class(engine, info.format)
-    if engine_cls.format == "onnx":
-        choice, config = ort_device(device, threads=threads, hint=hint, kv_cache_precision=kv_cache_precision,
-                                    dynamic_quant_group=dynamic_quant_group, max_prompt_len=max_prompt_len,
-                                    min_response_len=min_response_len)
-    else:
-        choice = choose_device(device, available_devices(), npu_ready=not info.npu_problems,
-                               npu_engine=engine_cls.name in NPU_ENGINES)
-        if cache_dir is None and kind(choice.device) in ("GPU", "NPU"):
-            cache_dir = default_cache_dir() / "compiled" / f"{info.model}-{info.quant}"
-        if dynamic_quant_group is None and kind(choice.device) == "CPU":
-            dynamic_quant_group = default_dynamic_quant_group(info.compression)
-        config = device_config(choice.device, threads=threads, hint=hint, cache_dir=cache_dir,
-                               kv_cache_precision=kv_cache_precision, dynamic_quant_group=dynamic_quant_group,
-                               max_prompt_len=max_prompt_len, min_response_len=min_response_len)
-    tokenizer = AutoTokenizer.from_pretrained(info.dir)
-    return EdgeModel(info, engine_cls(info.dir, choice.device, config), tokenizer, choice.reason,
-                     prompt_limit=config.get("MAX_PROMPT_LEN"))

@@ -5,19 +5,19 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from edge_gemma.benchmark import weight_bytes
-from edge_gemma.benchmark.run import prompts
+from edge_gemma.benchmark.prompts import prompts
 from edge_gemma.cli import main
+from edge_gemma.export.weights import bytes_per_token, read_weights
 
 
 def test_weight_bytes_per_token(real_exports):
     # 270M int4: every matmul weight, the tied 262144 x 640 LM head in int8 included: about
     # the whole .bin (the only other constants are norms, a few hundred KB).
     export = real_exports["int4"]
-    read = weight_bytes.openvino_ir(export / "openvino_model.xml")
+    read = bytes_per_token(read_weights(export / "openvino_model.xml"))
     size = (export / "openvino_model.bin").stat().st_size
     assert 0.99 * size < read <= size
-    assert weight_bytes.openvino_ir(real_exports["int8"] / "openvino_model.xml") > 1.1 * read
+    assert bytes_per_token(read_weights(real_exports["int8"] / "openvino_model.xml")) > 1.1 * read
 
 
 def test_prompts_have_exact_lengths(loaded):
@@ -52,10 +52,10 @@ def test_onnx_weight_bytes_count_the_shared_lm_head_once(onnx_exports):
     # reads are about the whole data file, as for the IR; int4 reads less than int8.
     for quant in ("int8", "int4"):
         export = onnx_exports[quant]
-        read = weight_bytes.onnx_model(export / "model.onnx")
+        read = bytes_per_token(read_weights(export / "model.onnx"))
         size = (export / "model.onnx.data").stat().st_size
         assert 0.95 * size < read <= size, (quant, read, size)
-    assert weight_bytes.onnx_model(onnx_exports["int8"] / "model.onnx") > 1.1 * read
+    assert bytes_per_token(read_weights(onnx_exports["int8"] / "model.onnx")) > 1.1 * read
 
 
 def test_bench_runs_the_ort_engine_on_an_onnx_export(onnx_exports, capsys):

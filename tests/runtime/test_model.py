@@ -5,18 +5,14 @@ from __future__ import annotations
 import pytest
 
 import edge_gemma
+from edge_gemma.benchmark import prompts
 from edge_gemma.errors import GenerationError, RuntimeCheckError
 from edge_gemma.runtime.options import GenerationOptions
 
 ENGINES = ("genai", "optimum", "ort")  # ort runs the ONNX export of the same model
 OPENVINO_ENGINES = ("genai", "optimum")
-PROMPTS = ["The capital of France is", "def fibonacci(n):", "Water boils at a temperature of",
-           "Once upon a time, in a small village,"]
-CONVERSATION = [
-    {"role": "user", "content": "Name three colors."},
-    {"role": "assistant", "content": "Red, green and blue."},
-    {"role": "user", "content": "And three animals?"},
-]
+PROMPTS = prompts.SMOKE_PROMPTS[:4]
+CONVERSATION = list(prompts.CONVERSATION)
 
 
 def _ids(model, prompt):
@@ -144,11 +140,11 @@ def test_load_rejects_unknown_engine_and_device(real_exports):
 
 
 def test_auto_says_what_it_chose(loaded):
-    import edge_gemma.runtime.devices as devices
+    from edge_gemma.runtime.device_config import available_devices
 
     model = loaded("int4", "genai")
     assert model.device == "CPU" and "CPU" in model.device_reason
-    if devices.available_devices() == ["CPU"]:
+    if available_devices() == ["CPU"]:
         assert edge_gemma.load(model.info.dir, threads=2).device_reason.startswith("AUTO chose CPU")
 
 

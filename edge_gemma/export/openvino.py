@@ -1,0 +1,94 @@
+"""The OpenVINO backend of the export: a stateful IR made by optimum-intel, compressed by NNCF.
+
+convert: optimum-intel writes a 16-bit stateful IR, the OpenVINO tokenizer IRs and the
+Hugging Face configs; compress: NNCF compresses the IR's weights (compression.py) and the
+other files move over; check: the IR keeps its KV cache in state variables and the
+tokenizer IRs are there. The driver (driver.py) runs these in order.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from ..errors import ExportError
+from ..layout import MODEL_XML
+from ..recipes import QuantPreset
+from .compression import compress
+
+
+def export_16bit(checkpoint: Path, output: Path) -> str:
+    """optimum-intel's export: stateful IR with fp16 weights, tokenizer IRs, configs.
+
+    The model is loaded in its checkpoint dtype (bf16 for Gemma) and traced in it; only the
+    saved weights become fp16 (bf16 -> fp16 is exact for normal-range weights). Passing
+    OVConfig(dtype="fp16") also stops the size-based silent int8 of optimum-intel 2.2.0.
+    """
+    import torch
+    from optimum.exporters.openvino import main_export
+    from optimum.intel import OVConfig
+    from transformers import AutoConfig
+
+    dtype = AutoConfig.from_pretrained(checkpoint).dtype or torch.bfloat16
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    with warnings.catch_warnings():
+        # torch.jit tracing warns for every data-dependent branch in the Gemma code.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        main_export(
+            str(checkpoint),
+            output,
+            task="text-generation-with-past",
+            ov_config=OVConfig(dtype="fp16"),
+            # optimum-intel 2.2.0 reads this key (and sets it itself), so not `dtype`.
+            model_loading_kwargs={"torch_dtype": dtype},
+            stateful=True,
+            convert_tokenizer=True,
+            library_name="transformers",
+        )
+    return str(dtype).removeprefix("torch.")
+
+
+def compress_ir(src: Path, dst: Path, preset: QuantPreset) -> None:
+    """NNCF-compress src's model into dst."""
+    import openvino as ov
+
+    model = compress(ov.Core().read_model(src / MODEL_XML), preset)
+    ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
+
+
+def check_ir(folder: Path) -> None:
+    """The export is stateful (KV cache in ReadValue/Assign) and has its tokenizer IRs."""
+    import openvino as ov
+
+    xml = folder / MODEL_XML
+    if not ov.Core().read_model(xml).get_sinks():
+        raise ExportError(f"{xml} is not stateful (no KV-cache state); optimum-intel export changed?")
+    for name in ("openvino_tokenizer.xml", "openvino_detokenizer.xml"):
+        if not (folder / name).is_file():
+            raise ExportError(f"{name} was not written; is openvino-tokenizers installed? run `make install`")
+
+
+class OpenVINOBackend:
+    format = "openvino"
+    model_file = MODEL_XML
+    convert_step = "exporting a stateful 16-bit OpenVINO IR with optimum-intel"
+    check_step = "checking the IR and counting bitwidths"
+
+    def refuse(self, preset: QuantPreset) -> str | None:
+        return None  # every quant level has an OpenVINO form
+
+    def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
+        return export_16bit(checkpoint, out), None
+
+    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset) -> dict:
+        if preset.weights != "fp16":
+            compress_ir(src, dst, preset)
+        for item in src.iterdir():  # tokenizer IRs, configs (and the model itself for fp16)
+            if not (dst / item.name).exists():
+                os.replace(item, dst / item.name)
+        return {}
+
+    def check(self, folder: Path, facts: dict | None) -> None:
+        check_ir(folder)

@@ -1,0 +1,75 @@
+"""File helpers: outputs that are never half-written, and content hashes.
+
+A failed or interrupted run must leave nothing that looks finished, so everything is built
+in a temporary sibling and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_writable_parent(target: Path) -> None:
+    """Create `target`'s parent folder if needed; a one-line error if that or writing there fails.
+
+    Called before any long work, so a bad --output fails in a second, not after the export.
+    """
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"{parent} is a file, not a folder; pick an --output in a writable folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {parent} ({exc.strerror}); pick an --output in a writable folder") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {parent} (permission denied); pick an --output in a writable folder")
+
+
+@contextmanager
+def staged_directory(target: Path):
+    """Yield (work, result): scratch space and the folder that becomes `target` on success.
+
+    Both live in a hidden sibling of `target` (same filesystem, so the final rename is
+    atomic). An existing `target` is replaced only after `result` is complete. On any
+    exception, KeyboardInterrupt included, the sibling is removed and `target` is untouched.
+    """
+    check_writable_parent(target)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        result = work / "result"
+        result.mkdir()
+        yield work, result
+        if target.exists():
+            target.rename(work / "replaced")
+        result.rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; model.yaml files are shared config
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def file_sha256(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,148 @@
+"""Which OpenVINO device runs an export, and the compile properties for it.
+
+Plain functions over plain data, so device choice and config building are unit-tested on a
+machine that has only a CPU. OpenVINO is imported only by `available_devices`. Device names
+and the NPU's weight rule come from edge_gemma/devices.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..devices import kind, npu_weight_problems
+from ..errors import DeviceError
+
+HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
+# openvino.genai's NPU defaults (docs: "NPU with OpenVINO GenAI"): prompts are padded to a
+# static MAX_PROMPT_LEN and at least MIN_RESPONSE_LEN tokens fit after them.
+NPU_MAX_PROMPT_LEN = 1024
+NPU_MIN_RESPONSE_LEN = 128
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str  # what OpenVINO is given: CPU, GPU, GPU.1, NPU
+    reason: str  # one line saying why, printed by the CLI
+
+
+def available_devices() -> list[str]:
+    """The devices OpenVINO sees on this machine, e.g. ['CPU', 'GPU.0', 'GPU.1', 'NPU']."""
+    import openvino as ov
+
+    return list(ov.Core().available_devices)
+
+
+def npu_problems(compression: dict | None) -> list[str]:
+    """Why an export's weights cannot run on the NPU (empty when they can).
+
+    `compression` is the manifest's "nncf" section (None for fp16); the rule itself is
+    `devices.npu_weight_problems`, the same one the recipe check uses.
+    """
+    if not compression:
+        return ["its weights are not compressed to int4"]
+    return npu_weight_problems(compression.get("mode"), compression.get("ratio"), compression.get("group_size"))
+
+
+def choose_device(requested: str, available: list[str], npu_ready: bool, npu_engine: bool) -> DeviceChoice:
+    """Resolve AUTO (GPU, then NPU, then CPU) or check that a named device is present.
+
+    `npu_ready`: the export's weights suit the NPU; `npu_engine`: the chosen engine can drive
+    one (only openvino-genai can).
+    """
+    present = [d.upper() for d in available]
+    if requested.upper() == "AUTO":
+        gpus = [d for d in present if kind(d) == "GPU"]
+        if gpus:
+            return DeviceChoice(gpus[0], f"AUTO chose {gpus[0]}: a GPU is present ({', '.join(present)})")
+        skipped = ""
+        if "NPU" in present:
+            if npu_ready and npu_engine:
+                return DeviceChoice("NPU", f"AUTO chose NPU: no GPU, NPU present ({', '.join(present)})")
+            why = "the export is not NPU-ready" if not npu_ready else "the engine cannot drive an NPU"
+            skipped = f"; skipped the NPU because {why}"
+        return DeviceChoice("CPU", f"AUTO chose CPU: no GPU{'' if skipped else ' or NPU'}{skipped}")
+    device = requested.upper()
+    base = kind(device)
+    # OpenVINO lists a single GPU as "GPU" and several as "GPU.0", "GPU.1"; "GPU" means the first.
+    if device not in present and not (device == "GPU" and any(kind(d) == "GPU" for d in present)):
+        raise DeviceError(f"device {device} is not present here (OpenVINO sees {', '.join(present) or 'nothing'}); "
+                          "pick one of those or AUTO")
+    if base == "NPU" and not npu_engine:
+        raise DeviceError("the NPU runs LLMs through openvino-genai only; use --engine genai")
+    if base == "NPU" and not npu_ready:
+        raise DeviceError("this export is not NPU-ready; export it with QUANT=int4-npu (symmetric int4, group 128)")
+    return DeviceChoice(device, f"{device} as requested")
+
+
+def default_dynamic_quant_group(compression: dict | None) -> int | None:
+    """The CPU's DYNAMIC_QUANTIZATION_GROUP_SIZE for an export, None for OpenVINO's default (32).
+
+    The CPU plugin quantizes activations on the fly in groups; for int4 weights in groups of a
+    multiple of 128, groups of 128 decoded the 270M faster than the default 32, while weight
+    groups that are not a multiple of it got slower (docs/benchmarks.md, "What moved decode
+    speed"), so only those exports get it.
+    """
+    if not compression or not str(compression.get("mode", "")).startswith("int4"):
+        return None
+    group = compression.get("group_size", -1)
+    return 128 if group > 0 and group % 128 == 0 else None
+
+
+def device_config(device: str, *, threads: int | None = None, hint: str | None = None,
+                  cache_dir: Path | None = None, kv_cache_precision: str | None = None,
+                  dynamic_quant_group: int | None = None,
+                  max_prompt_len: int | None = None, min_response_len: int | None = None) -> dict:
+    """OpenVINO compile properties for one device. Options that do not apply to it are errors."""
+    base = kind(device)
+    problems = []
+    if threads is not None and (base != "CPU" or threads < 1):
+        problems.append("threads must be a positive number and only applies to CPU")
+    if kv_cache_precision is not None and (base != "CPU" or kv_cache_precision not in ("u8", "f16", "bf16", "f32")):
+        problems.append("kv_cache_precision is one of u8, f16, bf16, f32 and only applies to CPU")
+    if dynamic_quant_group is not None and (base != "CPU" or dynamic_quant_group < 0):
+        problems.append("dynamic_quant_group must be >= 0 (0 = off) and only applies to CPU")
+    if (max_prompt_len is not None or min_response_len is not None) and base != "NPU":
+        problems.append("max_prompt_len and min_response_len only apply to NPU")
+    if hint is not None and hint.upper() not in HINTS:
+        problems.append(f"hint {hint!r} is not one of {', '.join(HINTS)}")
+    if problems:
+        raise DeviceError(f"{device}: " + "; ".join(problems))
+
+    # One request at a time in an app: LATENCY (one stream) unless told otherwise.
+    config: dict = {"PERFORMANCE_HINT": (hint or "LATENCY").upper()}
+    if base == "CPU":
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = threads
+        if kv_cache_precision is not None:
+            config["KV_CACHE_PRECISION"] = kv_cache_precision
+        if dynamic_quant_group is not None:
+            config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = dynamic_quant_group
+    if base == "NPU":
+        config["MAX_PROMPT_LEN"] = max_prompt_len or NPU_MAX_PROMPT_LEN
+        config["MIN_RESPONSE_LEN"] = min_response_len or NPU_MIN_RESPONSE_LEN
+    if cache_dir is not None:
+        # GPU and NPU compile an LLM for tens of seconds; CACHE_DIR keeps the compiled blob,
+        # so the second start loads it instead. CPU also caches (weights are not duplicated).
+        config["CACHE_DIR"] = str(cache_dir)
+    return config
+
+
+def ort_device(requested: str, **settings) -> tuple[DeviceChoice, dict]:
+    """Device and config for the `ort` engine: ONNX Runtime's CPU provider, thread count only.
+
+    GPU and NPU need other ONNX Runtime builds (OpenVINO, DirectML execution providers) that
+    this project does not install; an ONNX export meant for those devices should be an
+    OpenVINO export instead.
+    """
+    device = requested.upper()
+    if device not in ("AUTO", "CPU"):
+        raise DeviceError(f"the ort engine runs on CPU only, not {requested}; use --device CPU, or an "
+                          "OpenVINO export (FORMAT=openvino) for GPU and NPU")
+    threads = settings.pop("threads", None)
+    unused = sorted(name for name, value in settings.items() if value is not None)
+    if unused:
+        raise DeviceError(f"the ort engine takes threads only, not the OpenVINO setting(s) {', '.join(unused)}; "
+                          "drop them")
+    reason = "AUTO chose CPU: the ort engine runs on CPU only" if device == "AUTO" else "CPU as requested"
+    return DeviceChoice("CPU", reason), {"threads": threads}

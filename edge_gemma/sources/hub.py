@@ -1,0 +1,34 @@
+"""Hugging Face Hub sources: a model id downloaded with huggingface_hub (needs network)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import SourceError
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+# What an export needs from a hub repo; skips the duplicate PyTorch .bin and .gguf weights.
+HUB_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
+SOURCE_HINT = "pass SOURCE=/path/to/checkpoint (a Hugging Face folder or a .gguf file)"
+
+
+def download(repo_id: str, log) -> Path:
+    """The local snapshot folder of `repo_id`; a one-line SourceError when it cannot be had."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    log(f"downloading {repo_id} from the Hugging Face Hub")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))
+    except GatedRepoError:
+        raise SourceError(
+            f"{repo_id} is gated: accept the Gemma license on huggingface.co/{repo_id} and run "
+            f"`hf auth login`, or {SOURCE_HINT}"
+        ) from None
+    except RepositoryNotFoundError:
+        raise SourceError(f"{repo_id} is not a model on the Hugging Face Hub; {SOURCE_HINT}") from None
+    except (HfHubHTTPError, OSError) as exc:
+        # LocalEntryNotFoundError (an OSError) is what an offline machine gets, at once.
+        reason = str(exc).splitlines()[0][:160]
+        raise SourceError(f"cannot download {repo_id} from the Hugging Face Hub ({reason}); {SOURCE_HINT}") from None

