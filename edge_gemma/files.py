@@ -16,31 +16,36 @@ from pathlib import Path
 from .errors import OutputError
 
 
-def check_writable_parent(target: Path) -> None:
-    """Create `target`'s parent folder if needed; a one-line error if that or writing there fails.
+OUTPUT_FIX = "pick an --output in a writable folder"
 
-    Called before any long work, so a bad --output fails in a second, not after the export.
+
+def check_writable_parent(target: Path, fix: str = OUTPUT_FIX) -> None:
+    """Create `target`'s parent folder if needed; a one-line error ending in `fix` if that or
+    writing there fails.
+
+    The export calls it before any long work, so a bad --output fails in a second, not after.
     """
     parent = target.parent
     if parent.exists() and not parent.is_dir():
-        raise OutputError(f"{parent} is a file, not a folder; pick an --output in a writable folder")
+        raise OutputError(f"{parent} is a file, not a folder; {fix}")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {parent} ({exc.strerror}); pick an --output in a writable folder") from None
+        raise OutputError(f"cannot create {parent} ({exc.strerror}); {fix}") from None
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write to {parent} (permission denied); pick an --output in a writable folder")
+        raise OutputError(f"cannot write to {parent} (permission denied); {fix}")
 
 
 @contextmanager
-def staged_directory(target: Path):
+def staged_directory(target: Path, fix: str = OUTPUT_FIX):
     """Yield (work, result): scratch space and the folder that becomes `target` on success.
 
     Both live in a hidden sibling of `target` (same filesystem, so the final rename is
     atomic). An existing `target` is replaced only after `result` is complete. On any
     exception, KeyboardInterrupt included, the sibling is removed and `target` is untouched.
+    A parent that cannot be written is an OutputError ending in `fix`.
     """
-    check_writable_parent(target)
+    check_writable_parent(target, fix)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         result = work / "result"

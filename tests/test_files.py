@@ -79,3 +79,12 @@ def test_file_sha256_reads_in_blocks(tmp_path):
     data = bytes(range(256)) * 41
     path.write_bytes(data)
     assert file_sha256(path, block=100) == file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_the_error_names_the_fix_the_caller_gives(tmp_path):
+    # The GGUF conversion cache is not an --output: its error says which setting to change.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match=r"is a file, not a folder; set EDGE_GEMMA_CACHE"):
+        with staged_directory(blocker / "checkpoint", fix="set EDGE_GEMMA_CACHE to a writable folder"):
+            pass

@@ -13,12 +13,13 @@ at a time, since they return the last position's logits only. Prints a Markdown 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..export.manifest import read_manifest
+from ..layout import MODEL_ONNX
 from ..runtime import load
 from .prompts import ACCURACY_PROMPTS, reference_text
 
@@ -47,7 +48,7 @@ def onnx_logits(folder: Path, ids: list[int]) -> np.ndarray:
 
     from ..runtime.engines.ort import empty_past
 
-    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(folder / MODEL_ONNX), providers=["CPUExecutionProvider"])
     past = empty_past(session)
     rows = []
     for n, token in enumerate(ids):
@@ -64,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("exports", nargs="+", type=Path)
     args = parser.parse_args()
-    manifest = json.loads((args.exports[0] / "manifest.json").read_text())
+    manifest = read_manifest(args.exports[0])
     checkpoint = manifest["source"]["checkpoint"]
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     reference = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32, attn_implementation="eager")
@@ -76,7 +77,7 @@ def main() -> None:
                     for p in ACCURACY_PROMPTS]
     rows = [f"| PyTorch fp32 (reference) | {ref_ppl:.2f} | {NEW_TOKENS} | - |"]
     for folder in args.exports:
-        info = json.loads((folder / "manifest.json").read_text())
+        info = read_manifest(folder)
         model = load(folder, device="CPU", threads=2)
         agreed = []
         for prompt, want in zip(ACCURACY_PROMPTS, expected):

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from ..errors import ExportError
 from ..files import check_writable_parent, staged_directory
+from ..layout import FORMATS
 from ..recipes import QuantPreset, Recipe
 from ..sources import Source, prepare_checkpoint
 from .checkpoint import check_family, checkpoint_view
@@ -54,8 +55,8 @@ class Backend(Protocol):
         """Raise ExportError if the written model is not what the runtime expects."""
 
 
+# One per layout.FORMATS (tests/export/test_driver.py keeps the two in step).
 BACKENDS: dict[str, Backend] = {"openvino": OpenVINOBackend(), "onnx": ONNXBackend()}
-FORMATS = tuple(BACKENDS)
 
 
 class StepLog:

@@ -52,7 +52,7 @@ def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:
 
     from .gguf_tokenizer import tokenizer_from_gguf
 
-    with staged_directory(target) as (_, result):
+    with staged_directory(target, fix="set EDGE_GEMMA_CACHE (or --cache-dir) to a writable folder") as (_, result):
         log(f"dequantizing {path.name} to a bfloat16 checkpoint")
         model = AutoModelForCausalLM.from_pretrained(
             str(path.parent), gguf_file=path.name, dtype=torch.bfloat16
