@@ -12,6 +12,13 @@ SOURCE ?=
 # runtime's device for `make generate`/`make chat`.
 DEVICE ?=
 FORCE  ?=
+# EVAL=0 skips the quality measurement at the end of an export (for 7B-9B models it runs the
+# model twice over 4,800 tokens); ACCEPT_QUALITY=1 keeps an export above its recipe's max_kl;
+# CALIBRATION=file.txt is the calibration text of data-aware presets.
+EVAL   ?=
+ACCEPT_QUALITY ?=
+CALIBRATION ?=
+CANDIDATES ?=
 PROMPT ?= The capital of France is
 ENGINE ?=
 THREADS ?=
@@ -21,11 +28,12 @@ TORCH_INDEX ?=
 
 PICK = $(if $(MODEL),--model $(MODEL)) $(if $(QUANT),--quant $(QUANT)) $(if $(FORMAT),--format $(FORMAT))
 EXPORT_FLAGS = $(PICK) $(if $(SOURCE),--source "$(SOURCE)") $(if $(DEVICE),--localai-device $(DEVICE)) \
-	$(if $(filter 1 yes true,$(FORCE)),--force)
+	$(if $(filter 1 yes true,$(FORCE)),--force) $(if $(filter 0 no false,$(EVAL)),--no-eval) \
+	$(if $(CALIBRATION),--calibration "$(CALIBRATION)") $(if $(filter 1 yes true,$(ACCEPT_QUALITY)),--accept-quality)
 RUN_FLAGS = $(PICK) $(if $(DEVICE),--device $(DEVICE)) $(if $(ENGINE),--engine $(ENGINE)) \
 	$(if $(THREADS),--threads $(THREADS))
 
-.PHONY: install install-llama export yaml validate list generate chat bench bench-export accuracy \
+.PHONY: install install-llama export yaml validate list generate chat bench bench-export eval card sweep \
 	test test-fast clean
 
 install: $(VENV)/.installed
@@ -67,9 +75,17 @@ bench: install
 bench-export: install
 	$(BIN)/python -m edge_gemma.benchmark.export_time $(if $(MODEL),--model $(MODEL))
 
-# Perplexity and greedy agreement of exports against PyTorch: make accuracy EXPORTS="exports/a exports/b"
-accuracy: install
-	$(BIN)/python -m edge_gemma.benchmark.accuracy $(EXPORTS)
+# Quality against the reference (KL, top-1, perplexity; `make export` already records it).
+eval: install
+	$(BIN)/edge-gemma eval $(PICK)
+
+# The model cards of MODEL's exports in exports/, with their quant ladder.
+card: install
+	$(BIN)/edge-gemma card $(or $(MODEL),gemma-3-270m)
+
+# Candidate presets exported and measured side by side (docs/quality.md): make sweep MODEL=...
+sweep: install
+	$(BIN)/edge-gemma sweep $(or $(MODEL),gemma-3-270m) $(if $(CANDIDATES),--candidates $(CANDIDATES))
 
 # Optional: llama-cpp-python, the benchmark's llama.cpp baseline. It compiles llama.cpp from
 # source (about 10 minutes on 2 cores), so it is not part of `make install`.

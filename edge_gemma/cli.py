@@ -15,7 +15,7 @@ from pathlib import Path
 from . import recipes as recipes_mod
 from .devices import DEVICE_CHOICES, normalize_device
 from .errors import DeviceError, EdgeGemmaError, RecipeError, RuntimeCheckError
-from .layout import (DEFAULT_MODEL, DEFAULT_QUANT, FORMATS, MODEL_YAML_DIR, default_cache_dir, default_export_dir,
+from .layout import (DEFAULT_MODEL, DEFAULT_QUANT, EXPORTS_DIR, FORMATS, MODEL_YAML_DIR, default_cache_dir, default_export_dir,
                      export_name, model_yaml_beside)
 from .runtime.engines import DEFAULT_ENGINE, ENGINES
 
@@ -76,8 +76,14 @@ def cmd_export(args) -> int:
     yaml_path = model_yaml_beside(output)
     if args.format == "openvino":  # a name LocalAI would reject fails now, not after the export
         checked_config(recipe, output.name, yaml_path, args.localai_device)
-    manifest = run_export(recipe, args.quant, source, output, args.cache_dir, format=args.format, force=args.force)
+    quality = _quality_options(args)
+    manifest = run_export(recipe, args.quant, source, output, args.cache_dir, format=args.format, force=args.force,
+                          quality=quality)
     mb = manifest["total_bytes"] / 1e6
+    if "quality" in manifest:
+        from .quality import summary_line
+
+        print(f"{output}: {summary_line(manifest['quality'])}")
     if args.format == "onnx":
         print(f"exported {output} ({mb:.0f} MB); no LocalAI model.yaml: LocalAI's transformers backend "
               f"loads OpenVINO IR, so run this one with `edge-gemma generate {output} ...` (engine ort), "
@@ -85,6 +91,78 @@ def cmd_export(args) -> int:
         return 0
     write_model_yaml(recipe, output.name, yaml_path, args.localai_device)
     print(f"exported {output} ({mb:.0f} MB); LocalAI definition beside it: {yaml_path}")
+    return 0
+
+
+def _quality_options(args):
+    from .export.driver import QualityOptions
+    from .quality.text import read_text_file
+
+    text = read_text_file(args.eval_text, "evaluation") if args.eval_text else None
+    if args.calibration is not None and not args.calibration.is_file():
+        raise EdgeGemmaError(f"calibration file {args.calibration} does not exist; give a UTF-8 text file")
+    return QualityOptions(evaluate=not args.no_eval, text=text, text_name=str(args.eval_text) if text else None,
+                          calibration_file=args.calibration, accept_quality=args.accept_quality)
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from .card import quality_section, write_card
+    from .export.manifest import read_manifest, save_manifest
+    from .quality import evaluate
+    from .quality.text import read_text_file
+
+    folder = _export_dir(args)
+    text = read_text_file(args.text, "evaluation") if args.text else None
+    quality = evaluate(folder, text=text, text_name=str(args.text) if text else None, checkpoint=args.checkpoint,
+                       threads=args.threads)
+    manifest = read_manifest(folder)
+    manifest["quality"] = quality
+    if args.write:
+        save_manifest(folder, manifest)
+        write_card(folder, manifest)
+    print(json.dumps(quality, indent=2) if args.json else quality_section(manifest))
+    if args.write:
+        print(f"\nrecorded in {folder}/manifest.json and README.md", file=sys.stderr)
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .card import ladder_table, write_card
+    from .export.manifest import read_manifest
+    from .layout import MANIFEST
+
+    recipes_mod.load_recipe(args.model, args.recipes_dir)  # an unknown MODEL names the valid ones
+    found = [(p.parent, read_manifest(p.parent)) for p in sorted(args.exports_dir.glob(f"*/{MANIFEST}"))]
+    mine = [(folder, m) for folder, m in found if m.get("model") == args.model]
+    if not mine:
+        raise RuntimeCheckError(f"no exports of {args.model} in {args.exports_dir}; make one with "
+                                f"`make export MODEL={args.model}`")
+    ladder = [m for _, m in mine]
+    for folder, manifest in mine:
+        print(write_card(folder, manifest, ladder), file=sys.stderr)
+    print(ladder_table(ladder))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import json
+
+    from .files import write_text_atomic
+    from .sources import parse_source
+    from .sweep import read_candidates, sweep, table
+
+    recipe = recipes_mod.load_recipe(args.model, args.recipes_dir)
+    candidates = read_candidates(args.candidates)
+    out = args.output or Path("exports") / f"sweep-{recipe.name}"
+    report = sweep(recipe, parse_source(args.source or recipe.source), candidates, out, args.cache_dir,
+                   threads=args.threads, speed=not args.no_speed)
+    text = table(report["rows"], report["baseline"], report["cpu"])
+    write_text_atomic(out / "sweep.json", json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "sweep.md", text + "\n")
+    print(text)
+    print(f"\nwritten: {out}/sweep.md and sweep.json; the exports are in {out}/", file=sys.stderr)
     return 0
 
 
@@ -255,7 +333,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--localai-device", type=_localai_device, metavar="DEVICE",
                    help=f"the device LocalAI should run it on, written as main_gpu in model.yaml ({DEVICE_CHOICES})")
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="GGUF conversion cache")
+    p.add_argument("--no-eval", action="store_true", help="skip measuring quality against the reference "
+                   "(it runs the model twice over 4,800 tokens: minutes for 7B-9B models)")
+    p.add_argument("--eval-text", type=Path, metavar="FILE", help="evaluation text (default: the built-in held-out text)")
+    p.add_argument("--calibration", type=Path, metavar="FILE",
+                   help="calibration text for data-aware presets (default: the preset's `calibration`)")
+    p.add_argument("--accept-quality", action="store_true", help="keep an export whose KL is above the recipe's max_kl")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("eval", help="quality of an export against the model it was made from (KL, top-1, perplexity)")
+    _export_args(p)
+    p.add_argument("--text", type=Path, metavar="FILE", help="evaluation text (default: the built-in held-out text)")
+    p.add_argument("--checkpoint", type=Path, help="the reference Hugging Face folder (default: the manifest's)")
+    p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: OpenVINO's choice)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--write", action="store_true", help="record the result in the export's manifest.json and README.md")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("card", help="rewrite the model cards of a model's exports with their quant ladder")
+    p.add_argument("model", help="recipe name")
+    p.add_argument("--exports-dir", type=Path, default=EXPORTS_DIR, help="where the exports are (default exports/)")
+    p.set_defaults(func=cmd_card)
+
+    p = sub.add_parser("sweep", help="export candidate presets from one 16-bit model; table of size, speed, quality")
+    p.add_argument("model", help="recipe name")
+    p.add_argument("--candidates", type=Path, metavar="FILE",
+                   help="YAML mapping of name -> preset settings (default: a built-in list)")
+    p.add_argument("--output", type=Path, help="where the candidates go (default exports/sweep-MODEL)")
+    p.add_argument("--source", help="override the recipe's source")
+    p.add_argument("--threads", type=_at_least(1), default=2, help="threads for the speed runs (default 2)")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed runs")
+    p.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="GGUF conversion cache")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("yaml", help="write LocalAI model.yaml files for recipes, without exporting")
     p.add_argument("--model", action="append", help="recipe name (repeatable; default: all)")

@@ -41,3 +41,8 @@ class DeviceError(EdgeGemmaError):
 
 class GenerationError(EdgeGemmaError):
     """A prompt or generation option is invalid (empty, too long, out of range)."""
+
+
+class QualityError(EdgeGemmaError):
+    """An evaluation could not run (no reference, bad text), or an export missed its recipe's
+    quality bound (max_kl)."""

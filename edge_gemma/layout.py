@@ -20,6 +20,7 @@ MODEL_ONNX = "model.onnx"
 MODEL_FILES = {"openvino": MODEL_XML, "onnx": MODEL_ONNX}
 FORMATS = tuple(MODEL_FILES)
 MANIFEST = "manifest.json"
+CARD = "README.md"  # the model card in every export folder (card.py)
 
 
 def export_name(model: str, quant: str, format: str = "openvino") -> str:

@@ -24,6 +24,12 @@ FAMILIES = ("gemma", "gemma2", "gemma3_text")
 QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu")
 WEIGHT_FORMATS = ("fp16", "int8", "int4")
 BACKUP_PRECISIONS = ("int8_asym", "int8_sym", "none")
+HEAD_PRECISIONS = ("int8_asym", "int8_sym", "int4_asym", "int4_sym")
+# NNCF's SensitivityMetric values; all but the first need calibration data.
+SENSITIVITY_METRICS = ("weight_quantization_error", "hessian_input_activation", "mean_activation_variance",
+                       "max_activation_variance", "mean_activation_magnitude")
+DATA_AWARE_METRICS = SENSITIVITY_METRICS[1:]
+CALIBRATION_SOURCES = ("builtin", "generated")
 USECASES = ("chat", "completion")
 
 
@@ -34,7 +40,13 @@ def weight_mode(weights: str, sym: bool) -> str:
 
 @dataclass(frozen=True)
 class QuantPreset:
-    """How NNCF compresses the weights for one QUANT level (see compression.py)."""
+    """How NNCF compresses the weights for one QUANT level (see export/compression.py).
+
+    The decoder layers get `weights`; the embedding / LM head (one tied matrix in every
+    Gemma) gets `head` when given, compressed in a pass of its own, else NNCF's default
+    for it (`backup`, or int4 with the layers when `all_layers`). The data-aware keys run
+    NNCF on calibration text (`calibration`) and apply to the int4 parts only.
+    """
 
     weights: str  # fp16 | int8 | int4
     sym: bool = False
@@ -42,10 +54,25 @@ class QuantPreset:
     ratio: float = 1.0  # share of int4-eligible layers kept in int4; the rest use `backup`
     backup: str = "int8_asym"  # precision of the layers int4 leaves out (embeddings, LM head)
     all_layers: bool = False  # also put embeddings and the LM head in int4
+    head: str = ""  # precision of the embedding / LM head on its own: int8_asym, int4_sym, ...
+    head_group_size: int = -1  # group size of an int4 head
+    awq: bool = False  # activation-aware weight quantization (NNCF matches MLP down_proj)
+    scale_estimation: bool = False  # data-aware int4 scales
+    gptq: bool = False
+    lora_correction: bool = False
+    subset_size: int = 128  # calibration samples NNCF uses
+    sensitivity: str = ""  # ratio < 1: how NNCF ranks layers for int4 (SENSITIVITY_METRICS)
+    calibration: str = "builtin"  # builtin text, or text the model generates itself
+    max_kl: float = 0.0  # quality gate: the export fails above this mean KL (0: no gate)
 
     @property
     def mode(self) -> str:
         return weight_mode(self.weights, self.sym)
+
+    @property
+    def data_aware(self) -> bool:
+        return (self.awq or self.scale_estimation or self.gptq or self.lora_correction
+                or self.sensitivity in DATA_AWARE_METRICS)
 
 
 @dataclass(frozen=True)
@@ -105,8 +132,70 @@ def _choice(problems, key, value, choices):
         problems.append(f"{key}: {value!r} is not one of: {', '.join(map(str, choices))}")
 
 
-def _parse_preset(level: str, raw, problems: list[str]) -> QuantPreset | None:
-    key = f"quant.{level}"
+def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> None:
+    """The rules a preset's values must keep, each broken one appended to `problems`."""
+    get = values.get
+    weights = values["weights"]
+    _choice(problems, f"{key}.weights", weights, WEIGHT_FORMATS)
+    _choice(problems, f"{key}.backup", get("backup", "int8_asym"), BACKUP_PRECISIONS)
+    _choice(problems, f"{key}.calibration", get("calibration", "builtin"), CALIBRATION_SOURCES)
+    if get("head"):
+        _choice(problems, f"{key}.head", get("head"), HEAD_PRECISIONS)
+    if get("sensitivity"):
+        _choice(problems, f"{key}.sensitivity", get("sensitivity"), SENSITIVITY_METRICS)
+    for name in ("group_size", "head_group_size"):
+        group = get(name, -1)
+        if group != -1 and (group <= 0 or group % 32):
+            problems.append(f"{key}.{name}: {group} must be -1 (channel-wise) or a positive multiple of 32")
+    ratio = get("ratio", 1.0)
+    if not 0.0 < ratio <= 1.0:
+        problems.append(f"{key}.ratio: {ratio} must be in (0, 1]")
+    if get("subset_size", 128) <= 0:
+        problems.append(f"{key}.subset_size: {get('subset_size')} must be a positive number of samples")
+    if get("max_kl", 0.0) < 0:
+        problems.append(f"{key}.max_kl: {get('max_kl')} must be positive (0 or absent: no quality gate)")
+
+    if weights != "int4":
+        extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity"})
+        if extra:
+            problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights")
+    if weights == "fp16":
+        extra = sorted(set(values) - {"weights", "max_kl"})
+        if extra:
+            problems.append(f"{key}: fp16 weights are not quantized, so {', '.join(extra)} do not apply")
+        return
+    head = get("head", "")
+    if "head_group_size" in values and not head.startswith("int4"):
+        problems.append(f"{key}.head_group_size: only applies to an int4 head (head: int4_sym or int4_asym)")
+    if head and get("all_layers"):
+        problems.append(f"{key}: all_layers puts the head in int4 with the layers; give head or all_layers, not both")
+    data_aware = [k for k in ("awq", "scale_estimation", "gptq", "lora_correction") if get(k)]
+    if get("sensitivity") in DATA_AWARE_METRICS:
+        data_aware.append(f"sensitivity {get('sensitivity')}")
+    if data_aware and weights != "int4" and not head.startswith("int4"):
+        problems.append(f"{key}: {', '.join(data_aware)} only apply to int4 weights (NNCF rejects them for int8)")
+    if get("gptq") and get("lora_correction"):
+        problems.append(f"{key}: gptq and lora_correction exclude each other (NNCF 3.4); keep one")
+    if get("sensitivity") and ratio == 1.0:
+        problems.append(f"{key}.sensitivity: only applies to mixed precision (ratio < 1)")
+    if not data_aware and ("subset_size" in values or "calibration" in values):
+        problems.append(f"{key}: subset_size and calibration only apply with a data-aware method "
+                        "(awq, scale_estimation, gptq, lora_correction, or a data-aware sensitivity)")
+    if level == "int4-npu":
+        found = npu_weight_problems(weight_mode(weights, get("sym", False)), ratio, get("group_size", -1))
+        if head and head != "int4_sym" and head != "int8_sym":
+            found.append(f"head {head} has zero points")
+        if get("lora_correction"):
+            found.append("lora_correction adds adapter layers outside that format")
+        if found:
+            problems.append(f"{key}: NPU needs {NPU_RULE} ({'; '.join(found)})")
+
+
+def parse_preset(name: str, raw, problems: list[str], level: str | None = None) -> QuantPreset | None:
+    """One preset (a recipe's `quant.<level>`, or a sweep candidate `name` judged as `level`);
+    its problems are appended to `problems`."""
+    level = level or name
+    key = f"quant.{name}" if name == level else name
     if not isinstance(raw, dict):
         problems.append(f"{key}: expected a mapping of preset settings, got {type(raw).__name__}")
         return None
@@ -127,24 +216,7 @@ def _parse_preset(level: str, raw, problems: list[str]) -> QuantPreset | None:
             problems.append(f"{key}.weights: missing; choose one of: {', '.join(WEIGHT_FORMATS)}")
         return None
     n = len(problems)
-    _choice(problems, f"{key}.weights", values["weights"], WEIGHT_FORMATS)
-    _choice(problems, f"{key}.backup", values.get("backup", "int8_asym"), BACKUP_PRECISIONS)
-    group = values.get("group_size", -1)
-    if group != -1 and (group <= 0 or group % 32):
-        problems.append(f"{key}.group_size: {group} must be -1 (channel-wise) or a positive multiple of 32")
-    ratio = values.get("ratio", 1.0)
-    if not 0.0 < ratio <= 1.0:
-        problems.append(f"{key}.ratio: {ratio} must be in (0, 1]")
-    if values["weights"] != "int4":
-        extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers"})
-        if extra:
-            problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights")
-    if values["weights"] == "fp16" and "sym" in values:
-        problems.append(f"{key}.sym: fp16 weights are not quantized")
-    if level == "int4-npu" and values["weights"] == "int4":
-        found = npu_weight_problems(weight_mode("int4", values.get("sym", False)), ratio, group)
-        if found:
-            problems.append(f"{key}: NPU needs {NPU_RULE} ({'; '.join(found)})")
+    _preset_rules(key, level, values, problems)
     if not ok or len(problems) > n:
         return None
     return QuantPreset(**values)
@@ -197,7 +269,7 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
             if level not in QUANT_LEVELS:
                 problems.append(f"quant.{level}: unknown quant level; valid levels: {', '.join(QUANT_LEVELS)}")
                 continue
-            preset = _parse_preset(level, preset_raw, problems)
+            preset = parse_preset(level, preset_raw, problems)
             if preset is not None:
                 presets[level] = preset
         for level in QUANT_LEVELS:

@@ -92,10 +92,13 @@ def loaded(request, real_exports):
 
 
 @pytest.fixture(scope="session")
-def real_checkpoint(real_exports) -> Path:
-    """The bf16 Hugging Face checkpoint the GGUF was converted to (the PyTorch reference)."""
-    manifest = json.loads((real_exports["int8"] / "manifest.json").read_text())
-    return Path(manifest["source"]["checkpoint"])
+def real_checkpoint(cache_dir) -> Path:
+    """The bf16 Hugging Face checkpoint the GGUF converts to (the PyTorch reference), in the
+    session's conversion cache, which the real exports then reuse."""
+    from edge_gemma.recipes import load_recipe
+    from edge_gemma.sources import parse_source, prepare_checkpoint
+
+    return prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), cache_dir, log=lambda msg: None)
 
 
 def _tiny_config(family: str):

@@ -212,3 +212,16 @@ def test_generate_finds_the_default_export_in_exports(real_exports, tmp_path, mo
     assert by_default.strip()
     assert main(["generate", str(real_exports["int4"]), "The capital of France is", "--max-new-tokens", "4"]) == 0
     assert capsys.readouterr().out == by_default
+
+
+def test_eval_on_a_folder_that_is_not_an_export(tmp_path, capsys):
+    assert main(["eval", str(tmp_path)]) == 1
+    assert "is not an edge-gemma export" in _one_line_error(capsys)
+
+
+def test_export_with_a_missing_calibration_or_eval_text(tmp_path, capsys):
+    assert main(["export", "--calibration", str(tmp_path / "calib.txt"), "--output", str(tmp_path / "o")]) == 1
+    assert "calibration file" in _one_line_error(capsys)
+    assert main(["export", "--eval-text", str(tmp_path / "eval.txt"), "--output", str(tmp_path / "o")]) == 1
+    assert "cannot read the evaluation file" in _one_line_error(capsys)
+    assert not (tmp_path / "o").exists()

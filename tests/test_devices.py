@@ -51,8 +51,8 @@ def test_npu_rule():
 def test_recipe_check_and_device_check_apply_the_same_rule(tmp_path):
     # The recipe's int4-npu preset and an export's manifest are two spellings of one rule.
     text = Path(load_recipe("gemma-3-270m").file).read_text(encoding="utf-8").replace(
-        "int4-npu: {weights: int4, sym: true, group_size: 128, ratio: 1.0, backup: int8_sym}",
-        "int4-npu: {weights: int4, sym: true, group_size: 64, ratio: 1.0, backup: int8_sym}")
+        "int4-npu: {weights: int4, sym: true, group_size: 128, ratio: 1.0, backup: int8_sym, gptq: true, scale_estimation: true, max_kl: 0.3}",
+        "int4-npu: {weights: int4, sym: true, group_size: 64, ratio: 1.0, backup: int8_sym, gptq: true, scale_estimation: true, max_kl: 0.3}")
     path = tmp_path / "gemma-3-270m.yaml"
     path.write_text(text)
     with pytest.raises(RecipeError) as err:

@@ -130,3 +130,58 @@ def test_list_command(capsys):
     for model in MODELS:
         assert model in out
     assert "fp16 int8 int4 int4-npu" in out
+
+
+def _problems(tmp_path, **levels) -> str:
+    """The problems of GOOD with some quant levels replaced by the given flow mappings."""
+    text = GOOD.format(name="p")
+    for level, mapping in levels.items():
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{level.replace('_', '-')}:"))
+        text = text.replace(line, f"  {level.replace('_', '-')}: {mapping}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(path)
+    return "\n".join(info.value.problems)
+
+
+def test_data_aware_rules_name_the_rule(tmp_path):
+    problems = _problems(
+        tmp_path,
+        int8="{weights: int8, awq: true, scale_estimation: true}",
+        int4="{weights: int4, gptq: true, lora_correction: true, sensitivity: hessian_input_activation}",
+        fp16="{weights: fp16, subset_size: 64}",
+    )
+    assert "quant.int8: awq, scale_estimation only apply to int4 weights (NNCF rejects them for int8)" in problems
+    assert "quant.int4: gptq and lora_correction exclude each other (NNCF 3.4); keep one" in problems
+    assert "quant.int4.sensitivity: only applies to mixed precision (ratio < 1)" in problems
+    assert "quant.fp16: fp16 weights are not quantized, so subset_size do not apply" in problems
+
+
+def test_head_and_npu_rules(tmp_path):
+    problems = _problems(
+        tmp_path,
+        int4="{weights: int4, all_layers: true, head: int4_asym, head_group_size: 48, subset_size: 32}",
+        int8="{weights: int8, head: int8_asym, head_group_size: 32, sensitivity: nonsense}",
+        int4_npu="{weights: int4, sym: true, group_size: 128, head: int4_asym, lora_correction: true, "
+                 "ratio: 0.8, sensitivity: max_activation_variance}",
+    )
+    assert "quant.int4: all_layers puts the head in int4 with the layers; give head or all_layers, not both" in problems
+    assert "quant.int4.head_group_size: 48 must be -1 (channel-wise) or a positive multiple of 32" in problems
+    assert "quant.int4: subset_size and calibration only apply with a data-aware method" in problems
+    assert "quant.int8.head_group_size: only applies to an int4 head" in problems
+    assert "quant.int8.sensitivity: 'nonsense' is not one of: weight_quantization_error" in problems
+    assert ("quant.int4-npu: NPU needs int4 weights with sym: true, ratio: 1.0 and group_size -1 or 128 "
+            "(ratio is 0.8, not 1.0; head int4_asym has zero points; lora_correction adds adapter layers") in problems
+
+
+def test_data_aware_preset_parses(tmp_path):
+    text = GOOD.format(name="p").replace(
+        "int4: {weights: int4, group_size: 128}",
+        "int4: {weights: int8, head: int4_sym, head_group_size: 32, scale_estimation: true, subset_size: 64, "
+        "calibration: generated, max_kl: 0.2}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    preset = parse_recipe(path).quant["int4"]
+    assert (preset.head, preset.head_group_size, preset.subset_size, preset.max_kl) == ("int4_sym", 32, 64, 0.2)
+    assert preset.data_aware and preset.calibration == "generated"

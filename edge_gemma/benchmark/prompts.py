@@ -17,7 +17,7 @@ TEXT = (
 )
 PROMPT_LENGTHS = (128, 512)
 
-# Short plain-text prompts for greedy agreement with PyTorch (accuracy.py, the ONNX tests).
+# Short plain-text prompts for greedy agreement with the reference (quality/, the ONNX tests).
 ACCURACY_PROMPTS = (
     "The capital of France is",
     "Once upon a time, in a small village by the sea,",

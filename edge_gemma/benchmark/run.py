@@ -90,6 +90,20 @@ def benchmark(export_dir: Path, engines: list[str] | None, with_baselines: bool,
             "threads": threads, "runs": runs, "new_tokens": new_tokens, "engines": results, "skipped": skipped}
 
 
+def speed_of(subject: str, export_dir: Path, threads: int, runs: int, new_tokens: int,
+             extra: dict | None = None) -> dict:
+    """One subject's first token and decode speed on an export's prompts, warm load only (the
+    sweep's speed column)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(export_dir)
+    with tempfile.TemporaryDirectory(prefix="edge-gemma-bench-") as cache:
+        result = _measure({"subject": subject, "export_dir": str(export_dir), "device": "CPU", "threads": threads,
+                           "runs": runs, "new_tokens": new_tokens, "prompts": prompts(tokenizer, 2 * runs + 1),
+                           "cache_dir": cache, **(extra or {})})
+    return {k: result[k] for k in ("decode_tokens_per_s", "ttft_ms_128", "peak_rss_mb")}
+
+
 def table(report: dict) -> str:
     head = ("engine", "model MB", "weights MB/token", "import s", "load cold s", "load s", "TTFT 128 ms", "TTFT 512 ms",
             "decode tok/s (min-max)", "GB/s", "peak RSS MB")

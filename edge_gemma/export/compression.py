@@ -9,43 +9,104 @@ optimum-intel's own quantization step, so the exact arguments NNCF saw are ours 
 in the manifest. We are explicit on purpose: optimum-intel silently picks int8 for models
 over 1e9 parameters when no weight format is given (optimum-intel 2.2.0,
 `_apply_model_size_based_quantization`).
+
+A preset with `head` compresses in two passes: first the embedding / LM head alone (NNCF
+has no per-layer precision, so the decoder layers are an ignored scope), then the layers
+with the head ignored. Gemma ties the two, so one matrix is both the Gather and the MatMul.
 """
 
 from __future__ import annotations
 
 from ..recipes import QuantPreset
 
+# Node names in optimum-intel's IR ("__module.model.layers.3.mlp.down_proj/...") and in our
+# ONNX graph ("/model/layers.3/mlp/down_proj/MatMul").
+LAYERS = r".*layers\.[0-9]+[./].*"
+HEAD = r".*(embed_tokens|lm_head).*"
+# NNCF's own evaluation settings for AWQ and scale estimation (NNCF 3.4 docs, "Weights
+# compression" usage): its defaults touch 0.2 % of channels, these 5 %.
+AWQ_PARAMS = dict(subset_size=32, percent_to_apply=0.05, alpha_min=0.0, alpha_max=1.0, steps=100)
+SCALE_ESTIMATION_PARAMS = dict(subset_size=32, initial_steps=5, scale_steps=10, weight_penalty=-1.0)
+
+
+def _data_aware(preset: QuantPreset) -> dict:
+    args = {k: True for k in ("awq", "scale_estimation", "gptq", "lora_correction") if getattr(preset, k)}
+    if preset.data_aware:
+        args["subset_size"] = preset.subset_size
+    return args
+
 
 def nncf_arguments(preset: QuantPreset) -> dict | None:
-    """The keyword arguments for `nncf.compress_weights`, as plain data; None for fp16."""
+    """The decoder layers' keyword arguments for `nncf.compress_weights`, as plain data; None
+    for fp16. With `head`, the head is left out here (head_arguments compresses it)."""
     if preset.weights == "fp16":
         return None
     if preset.weights == "int8":
         # int8 is always per-channel on every layer; NNCF rejects group_size/ratio here.
-        return {"mode": preset.mode}
-    return {
-        "mode": preset.mode,
-        "group_size": preset.group_size,
-        "ratio": preset.ratio,
-        "all_layers": preset.all_layers,
-        "backup_mode": preset.backup,
-    }
+        args = {"mode": preset.mode}
+    else:
+        args = {"mode": preset.mode, "group_size": preset.group_size, "ratio": preset.ratio,
+                "all_layers": preset.all_layers, "backup_mode": preset.backup, **_data_aware(preset)}
+        if preset.sensitivity:
+            args["sensitivity_metric"] = preset.sensitivity
+    if preset.head:
+        args["ignored_patterns"] = [HEAD]
+        if preset.weights == "int4":
+            # Without all_layers NNCF keeps the last MatMul it sees in backup precision: with
+            # the LM head ignored, that would be the last decoder layer's down_proj.
+            args["all_layers"] = True
+    return args
 
 
-def compress(model, preset: QuantPreset, **extra):
-    """Compress an `openvino.Model`'s (or `onnx.ModelProto`'s) weights as the preset says.
+def head_arguments(preset: QuantPreset) -> dict | None:
+    """The embedding / LM head pass, or None when the preset leaves the head to NNCF."""
+    if not preset.head:
+        return None
+    if preset.head.startswith("int8"):
+        return {"mode": preset.head, "ignored_patterns": [LAYERS]}
+    # all_layers: without it NNCF keeps embeddings and the last MatMul in the backup precision.
+    return {"mode": preset.head, "group_size": preset.head_group_size, "ratio": 1.0, "all_layers": True,
+            "ignored_patterns": [LAYERS], **({"scale_estimation": True, "subset_size": preset.subset_size}
+                                             if preset.scale_estimation else {})}
 
-    `extra` goes to `nncf.compress_weights` as is (the ONNX export passes where its external
-    data lives). Data-free: AWQ, scale estimation and GPTQ need a calibration set, and hub
-    datasets are out of reach offline. With ratio < 1 NNCF ranks layers by weight
-    quantization error. NNCF prints its bitwidth table and a progress bar while it works.
-    """
+
+def _run(model, args: dict, dataset, advanced: dict):
     import nncf
 
-    args = nncf_arguments(preset)
-    if args is None:
-        return model
     kwargs = dict(args, mode=nncf.CompressWeightsMode(args["mode"]))
     if "backup_mode" in kwargs:
         kwargs["backup_mode"] = nncf.BackupMode(kwargs["backup_mode"])
-    return nncf.compress_weights(model, **kwargs, **extra)
+    if "sensitivity_metric" in kwargs:
+        kwargs["sensitivity_metric"] = nncf.SensitivityMetric(kwargs["sensitivity_metric"])
+    if "ignored_patterns" in kwargs:
+        kwargs["ignored_scope"] = nncf.IgnoredScope(patterns=kwargs.pop("ignored_patterns"), validate=False)
+    data_aware = any(kwargs.get(k) for k in ("awq", "scale_estimation", "gptq", "lora_correction")) or (
+        "sensitivity_metric" in kwargs and kwargs["sensitivity_metric"] != nncf.SensitivityMetric.WEIGHT_QUANTIZATION_ERROR)
+    params = dict(advanced)
+    if data_aware:
+        params.update(awq_params=nncf.AdvancedAWQParameters(**AWQ_PARAMS),
+                      scale_estimation_params=nncf.AdvancedScaleEstimationParameters(**SCALE_ESTIMATION_PARAMS))
+    else:
+        params.pop("statistics_path", None)
+    return nncf.compress_weights(model, dataset=dataset if data_aware else None,
+                                 advanced_parameters=nncf.AdvancedCompressionParameters(**params), **kwargs)
+
+
+def compress(model, preset: QuantPreset, *, dataset=None, statistics_path: str | None = None, **advanced):
+    """Compress an `openvino.Model`'s (or `onnx.ModelProto`'s) weights as the preset says.
+
+    `dataset`: an `nncf.Dataset` of model inputs, needed by the data-aware keys (calibration.py
+    builds it). `statistics_path`: where NNCF caches activation statistics (OpenVINO only), so
+    re-running a preset on the same model and data skips collecting them. `advanced` goes to
+    NNCF's AdvancedCompressionParameters (the ONNX export passes where its external data
+    lives). NNCF prints its bitwidth table and a progress bar while it works.
+    """
+    args = nncf_arguments(preset)
+    if args is None:
+        return model
+    if statistics_path:
+        advanced["statistics_path"] = statistics_path
+    head = head_arguments(preset)
+    if head is not None:
+        model = _run(model, head, dataset, {k: v for k, v in advanced.items() if k != "statistics_path"})
+    return _run(model, args, dataset, advanced)

@@ -1,10 +1,14 @@
 """`run_export`: the steps every export takes, around a small per-format backend.
 
-    [1/5] source      resolve the recipe's source to a Hugging Face folder (sources/)
-    [2/5] convert     the backend writes an uncompressed model (openvino.py, onnx/)
-    [3/5] compress    NNCF compresses its weights as the recipe's preset says (compression.py)
-    [4/5] check       the backend checks the result; bitwidths are read back (weights.py)
-    [5/5] manifest    manifest.json beside the model (manifest.py)
+    [1/7] source      resolve the recipe's source to a Hugging Face folder (sources/)
+    [2/7] convert     the backend writes an uncompressed model (openvino.py, onnx/)
+    [3/7] compress    NNCF compresses its weights as the recipe's preset says (compression.py),
+                      on calibration text when the preset is data-aware (calibration.py)
+    [4/7] check       the backend checks the result; bitwidths are read back (weights.py)
+    [5/7] manifest    manifest.json beside the model (manifest.py)
+    [6/7] quality     the export against its reference (quality/), into the manifest; a
+                      recipe's max_kl fails the export above it
+    [7/7] card        README.md, the export's model card (card.py)
 
 Everything is built in a hidden staging folder beside the target and renamed into place at
 the end (files.py), so a failed or interrupted export leaves nothing behind.
@@ -12,24 +16,31 @@ the end (files.py), so a failed or interrupted export leaves nothing behind.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import ExportError
+from ..card import write_card
+from ..errors import ExportError, QualityError
 from ..files import check_writable_parent, staged_directory
+from ..hf_logging import quiet_transformers
 from ..layout import FORMATS
 from ..recipes import QuantPreset, Recipe
 from ..sources import Source, prepare_checkpoint
+from . import calibration
 from .checkpoint import check_family, checkpoint_view
-from .compression import nncf_arguments
-from .manifest import write_manifest
+from .compression import head_arguments, nncf_arguments
+from .manifest import save_manifest, tool_versions, write_manifest
 from .onnx.backend import ONNXBackend
 from .openvino import OpenVINOBackend
-from .weights import bitwidth_stats, read_weights
+from .weights import bitwidth_stats, bytes_per_token, read_weights
+
+# What to suggest when an export misses its recipe's max_kl.
+BETTER = {"int4": "int8", "int4-npu": "int4", "int8": "fp16"}
 
 
 class Backend(Protocol):
@@ -47,9 +58,14 @@ class Backend(Protocol):
         """Write the uncompressed model into `out`; return the dtype it was loaded in and the
         graph facts for the manifest's section named after the format (None: no section)."""
 
-    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset) -> dict:
+    def calibration_inputs(self, src: Path):
+        """A function from a window of token ids to one input of the uncompressed model."""
+
+    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
+                 statistics_path: str | None = None) -> dict:
         """Write the compressed model, and the files the runtime needs beside it, into `dst`;
-        return what to add to the manifest's compression section."""
+        return what to add to the manifest's compression section. `dataset`: NNCF calibration
+        data for data-aware presets; `statistics_path`: NNCF's statistics cache, if supported."""
 
     def check(self, folder: Path, facts: dict | None) -> None:
         """Raise ExportError if the written model is not what the runtime expects."""
@@ -74,38 +90,111 @@ class StepLog:
         print(f"      {message}", file=sys.stderr, flush=True)
 
 
-@contextmanager
-def quiet_transformers():
-    """Hide transformers' warnings while it loads and traces for us.
+@dataclass(frozen=True)
+class Converted:
+    """An uncompressed model already written (the sweep converts once, exports many times)."""
 
-    transformers 5.0.0 warns "`torch_dtype` is deprecated" (optimum-intel 2.2.0 passes that
-    key itself) and "`loss_type=None` was set in the config" (tracing touches the loss) on
-    every export; neither is the user's to act on. Its errors still show; progress bars stay.
-    """
-    from transformers.utils import logging
+    folder: Path
+    load_dtype: str
+    facts: dict | None
 
-    level = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(level)
+
+@dataclass(frozen=True)
+class QualityOptions:
+    evaluate: bool = True  # measure against the reference (step 6); off for models too big to run twice
+    text: str | None = None  # evaluation text; None: the built-in held-out text
+    text_name: str | None = None
+    calibration_file: Path | None = None  # the user's calibration text for data-aware presets
+    accept_quality: bool = False  # keep an export above its recipe's max_kl
+
+
+def convert(backend: Backend, view: Path, out: Path, reuse: Converted | None) -> tuple[str, dict | None]:
+    """Write the uncompressed model into `out`, or hard-link a converted one there (the
+    backend moves files out of `out`, which must not empty the sweep's copy)."""
+    if reuse is None:
+        with quiet_transformers():
+            return backend.convert(view, out)
+    for item in reuse.folder.iterdir():
+        try:
+            os.link(item, out / item.name)
+        except OSError:
+            shutil.copy2(item, out / item.name)
+    return reuse.load_dtype, reuse.facts
+
+
+def calibration_data(backend: Backend, preset: QuantPreset, view: Path, src: Path, cache_dir: Path,
+                     options: QualityOptions, log) -> tuple[object, str | None, dict | None]:
+    """NNCF's dataset, the statistics cache path and the manifest's calibration entry (all None
+    for a data-free preset)."""
+    if not (preset.data_aware or head_arguments(preset) and preset.scale_estimation):
+        return None, None, None
+    from transformers import AutoTokenizer
+
+    from ..quality.text import read_text_file
+
+    if options.calibration_file is not None:
+        texts, described = [read_text_file(options.calibration_file, "calibration")], str(options.calibration_file)
+    else:
+        log.info(f"calibration data: {preset.calibration}"
+                 + (" (the model generates it: a few minutes)" if preset.calibration == "generated" else ""))
+        texts = calibration.calibration_texts(preset.calibration, view, src, preset.subset_size)
+        described = preset.calibration
+    tokenizer = AutoTokenizer.from_pretrained(view)
+    windows = calibration.windows(texts, tokenizer, preset.subset_size)
+    dataset = calibration.dataset(texts, tokenizer, preset.subset_size, backend.calibration_inputs(src))
+    statistics = None
+    if backend.format == "openvino":
+        # Keyed by what the statistics depend on: the checkpoint's weights, the converting
+        # tools, the text and its windows, and the preset (which statistics NNCF collects
+        # depends on its methods; the head pass runs before them). Not the IR file: two
+        # conversions of one checkpoint differ in node names.
+        tools = {name: version for name, version in tool_versions().items() if name in ("optimum-intel", "openvino",
+                                                                                      "nncf", "transformers")}
+        key = calibration.fingerprint(*sorted(view.glob("*.safetensors")), view / "config.json", repr(tools),
+                                      *texts, str(calibration.WINDOW), repr(nncf_arguments(preset)),
+                                      repr(head_arguments(preset)))
+        statistics = str(cache_dir / "nncf-statistics" / key)
+    entry = {"source": described, "samples": len(windows), "window_tokens": calibration.WINDOW,
+             "tokens": sum(map(len, windows))}
+    return dataset, statistics, entry
+
+
+def measure_quality(result: Path, manifest: dict, preset: QuantPreset, quant: str, view: Path, ir16: Path | None,
+                    options: QualityOptions, log) -> dict:
+    """Step 6: the quality section, written into the manifest; the recipe's gate."""
+    from ..quality import evaluate, summary_line
+
+    quality = evaluate(result, text=options.text, text_name=options.text_name, checkpoint=view, ir16=ir16)
+    manifest["quality"] = quality
+    save_manifest(result, manifest)
+    log.info(summary_line(quality))
+    if preset.max_kl and quality["kl"] > preset.max_kl and not options.accept_quality:
+        better = BETTER.get(quant)
+        raise QualityError(
+            f"{manifest['model']} {quant}: KL {quality['kl']:.3g} from the reference is above the recipe's max_kl "
+            f"{preset.max_kl}; " + (f"export QUANT={better} for a closer model, " if better else "")
+            + "or pass --accept-quality to keep it")
+    return quality
 
 
 def run_export(recipe: Recipe, quant: str, source: Source, output: Path, cache_dir: Path, *,
-               format: str = "openvino", force: bool = False, log: StepLog | None = None) -> dict:
-    """Export `recipe` at `quant` from `source` into `output`; return the manifest written there."""
+               format: str = "openvino", force: bool = False, log: StepLog | None = None,
+               preset: QuantPreset | None = None, converted: Converted | None = None,
+               quality: QualityOptions = QualityOptions()) -> dict:
+    """Export `recipe` at `quant` from `source` into `output`; return the manifest written there.
+
+    `preset` replaces the recipe's preset for `quant` (the sweep's candidates)."""
     if format not in BACKENDS:
         raise ExportError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
     backend = BACKENDS[format]
-    preset = recipe.preset(quant)
+    preset = preset or recipe.preset(quant)
     refused = backend.refuse(preset)
     if refused:
         raise ExportError(refused)
     if output.exists() and not force:
         raise ExportError(f"{output} already exists; pass FORCE=1 (or --force) to replace it")
     check_writable_parent(output)
-    log = log or StepLog(5)
+    log = log or StepLog(7 if quality.evaluate else 6)
 
     log.step(f"source: {source.kind} {source.location}")
     with quiet_transformers():
@@ -113,19 +202,27 @@ def run_export(recipe: Recipe, quant: str, source: Source, output: Path, cache_d
     check_family(checkpoint, recipe)
     with staged_directory(output) as (work, result):
         view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
-        log.step(backend.convert_step)
+        log.step(backend.convert_step if converted is None else f"reusing the converted model in {converted.folder}")
         uncompressed = work / "uncompressed"
         uncompressed.mkdir()
+        load_dtype, facts = convert(backend, view, uncompressed, converted)
+        nncf_args, head_args = nncf_arguments(preset), head_arguments(preset)
+        log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}"
+                 + (f"; embedding / LM head: {head_args}" if head_args else ""))
         with quiet_transformers():
-            load_dtype, facts = backend.convert(view, uncompressed)
-        nncf_args = nncf_arguments(preset)
-        log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}")
-        extra = backend.compress(view, uncompressed, result, preset)
-        shutil.rmtree(uncompressed)  # frees the disk before the check (16 GB for a 9B model)
+            dataset, statistics, calibrated = calibration_data(backend, preset, view, uncompressed, cache_dir,
+                                                               quality, log)
+        extra = backend.compress(view, uncompressed, result, preset, dataset=dataset, statistics_path=statistics)
         log.step(backend.check_step)
         backend.check(result, facts)
-        bitwidths = bitwidth_stats(read_weights(result / backend.model_file))
+        weights = read_weights(result / backend.model_file)
         log.step("writing manifest.json")
+        compression = {"preset": vars(preset).copy(), "nncf": nncf_args, "bitwidth": bitwidth_stats(weights),
+                       "bytes_per_token": bytes_per_token(weights), **extra}
+        if head_args:
+            compression["head"] = head_args
+        if calibrated:
+            compression["calibration"] = calibrated
         manifest = write_manifest(
             result,
             model=recipe.name,
@@ -134,7 +231,14 @@ def run_export(recipe: Recipe, quant: str, source: Source, output: Path, cache_d
             recipe=recipe.as_dict(),
             source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint),
                     "load_dtype": load_dtype},
-            compression={"preset": vars(preset).copy(), "nncf": nncf_args, "bitwidth": bitwidths, **extra},
+            compression=compression,
             **({format: facts} if facts is not None else {}),
         )
+        if quality.evaluate:
+            log.step("measuring quality against the reference (edge-gemma eval)")
+            ir16 = uncompressed if format == "openvino" and preset.weights != "fp16" else None
+            measure_quality(result, manifest, preset, quant, view, ir16, quality, log)
+        shutil.rmtree(uncompressed)
+        log.step("writing the model card (README.md)")
+        write_card(result, manifest)
     return manifest

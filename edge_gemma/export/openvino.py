@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import ExportError
 from ..layout import MODEL_XML
 from ..recipes import QuantPreset
+from .calibration import openvino_inputs
 from .compression import compress
 
 
@@ -50,11 +51,11 @@ def export_16bit(checkpoint: Path, output: Path) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def compress_ir(src: Path, dst: Path, preset: QuantPreset) -> None:
+def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None, statistics_path: str | None = None) -> None:
     """NNCF-compress src's model into dst."""
     import openvino as ov
 
-    model = compress(ov.Core().read_model(src / MODEL_XML), preset)
+    model = compress(ov.Core().read_model(src / MODEL_XML), preset, dataset=dataset, statistics_path=statistics_path)
     ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
 
 
@@ -82,9 +83,13 @@ class OpenVINOBackend:
     def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
         return export_16bit(checkpoint, out), None
 
-    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset) -> dict:
+    def calibration_inputs(self, src: Path):
+        return openvino_inputs
+
+    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
+                 statistics_path: str | None = None) -> dict:
         if preset.weights != "fp16":
-            compress_ir(src, dst, preset)
+            compress_ir(src, dst, preset, dataset, statistics_path)
         for item in src.iterdir():  # tokenizer IRs, configs (and the model itself for fp16)
             if not (dst / item.name).exists():
                 os.replace(item, dst / item.name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edge_gemma.errors import ExportError, OutputError
-from edge_gemma.export.driver import BACKENDS, quiet_transformers, run_export
+from edge_gemma.export.driver import BACKENDS, run_export
+from edge_gemma.hf_logging import quiet_transformers
 from edge_gemma.layout import FORMATS, MODEL_FILES
 from edge_gemma.recipes import load_recipe
 from edge_gemma.sources import Source

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ...errors import ExportError
 from ...layout import MODEL_ONNX
-from ...recipes import QuantPreset
+from ...recipes import DATA_AWARE_METRICS, QuantPreset
+from ..calibration import onnx_inputs
 from ..compression import compress
 from .decoder import DecoderStep, kv_names, sliding_window
 from .rewrite import blockwise_int8_matmuls, gather_before_dequantize, share_tied_lm_head
@@ -60,7 +61,7 @@ def trace_decoder(checkpoint: Path, output: Path) -> dict:
             "vocab_size": config.vocab_size, "opset": OPSET, "logits": "last position only"}
 
 
-def compress_onnx(src: Path, dst: Path, preset) -> dict:
+def compress_onnx(src: Path, dst: Path, preset, dataset=None) -> dict:
     """NNCF-compress src into dst (with external data); return the rewrite counts.
 
     The traced model is read without its external data (a graph over 2 GB has some): NNCF
@@ -73,8 +74,8 @@ def compress_onnx(src: Path, dst: Path, preset) -> dict:
     from onnx.external_data_helper import load_external_data_for_model
 
     folder = str(src.parent.resolve())
-    params = nncf.AdvancedCompressionParameters(backend_params={"external_data_dir": folder})
-    model = compress(onnx.load(src, load_external_data=False), preset, advanced_parameters=params)
+    model = compress(onnx.load(src, load_external_data=False), preset, dataset=dataset,
+                     backend_params={"external_data_dir": folder})
     load_external_data_for_model(model, folder)
     rewrites = {"blockwise_int8_matmuls": blockwise_int8_matmuls(model),
                 "gather_before_dequantize": gather_before_dequantize(model),
@@ -109,13 +110,32 @@ class ONNXBackend:
         if preset.weights == "fp16":
             return ("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU would run fp16 "
                     "weights slower than int8, and fp32 ones are 4x the size)")
+        unsupported = [k for k in ("gptq", "lora_correction") if getattr(preset, k)]
+        if preset.sensitivity in DATA_AWARE_METRICS:
+            unsupported.append(f"sensitivity {preset.sensitivity}")
+        if unsupported:
+            return (f"NNCF 3.4's ONNX backend has AWQ and scale estimation but not {', '.join(unsupported)}; "
+                    "export this preset with FORMAT=openvino")
+        if preset.head:
+            return ("the ONNX export keeps the embedding / LM head in NNCF's default precision (its tied-head "
+                    "rewrite expects that); drop `head` from the preset or export with FORMAT=openvino")
         return None
 
     def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
         return "float32", trace_decoder(checkpoint, out / MODEL_ONNX)
 
-    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset) -> dict:
-        rewrites = compress_onnx(src / MODEL_ONNX, dst / MODEL_ONNX, preset)
+    def calibration_inputs(self, src: Path):
+        import onnx
+
+        graph = onnx.load(src / MODEL_ONNX, load_external_data=False).graph
+        shapes = {i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim) for i in graph.input}
+        return onnx_inputs({name: (shape[1], shape[3]) for name, shape in shapes.items()
+                            if name.startswith("past_key_values.")})
+
+    def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
+                 statistics_path: str | None = None) -> dict:
+        # NNCF 3.4 caches statistics for OpenVINO models only, so statistics_path is unused.
+        rewrites = compress_onnx(src / MODEL_ONNX, dst / MODEL_ONNX, preset, dataset)
         for name in SIDE_FILES:
             if (checkpoint / name).exists():
                 shutil.copyfile(checkpoint / name, dst / name)

@@ -1,0 +1,91 @@
+"""`evaluate`: how far an export's predictions are from the model it was made from.
+
+The held-out text is cut into chunks of CHUNK tokens, each starting with <bos>; both models
+see every chunk, and every position after the first is scored (metrics.py has the
+definitions, llama.cpp's). Greedy agreement: the first GREEDY_TOKENS greedy tokens of the
+reference and of the export run by the runtime's default engine, on a few prompts.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..benchmark.prompts import ACCURACY_PROMPTS
+from ..errors import QualityError
+from ..runtime.export_info import read_export
+from .metrics import Scores, greedy_agreement
+from .models import export_model, reference_model
+from .text import heldout_text
+
+CHUNK = 512  # Gemma 3's sliding window: every model sees the whole chunk the same way
+GREEDY_TOKENS = 32
+GREEDY_PROMPTS = ACCURACY_PROMPTS[:4]
+MIN_TOKENS = 2 * CHUNK
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def chunks(ids: list[int], bos: int) -> list[list[int]]:
+    step = CHUNK - 1
+    return [[bos] + ids[i:i + step] for i in range(0, len(ids) - step + 1, step)]
+
+
+def evaluate(export_dir: Path, *, text: str | None = None, text_name: str | None = None,
+             checkpoint: Path | None = None, ir16: Path | None = None, threads: int | None = None) -> dict:
+    """The export's `quality` section: metrics.Scores' figures plus greedy agreement and what
+    was compared. `checkpoint` defaults to the one the manifest names; `ir16` (a 16-bit IR
+    folder) is the reference when PyTorch fp32 would not fit in memory."""
+    from transformers import AutoTokenizer
+
+    from ..runtime import load
+
+    info = read_export(export_dir)
+    if checkpoint is None and info.manifest["source"].get("checkpoint"):
+        checkpoint = Path(info.manifest["source"]["checkpoint"])
+    tokenizer = AutoTokenizer.from_pretrained(export_dir)
+    if text is None:
+        text, text_name = heldout_text(), "built-in held-out text (edge_gemma/quality/data/heldout.txt)"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) < MIN_TOKENS:
+        raise QualityError(f"the evaluation text has {len(ids)} tokens; give at least {MIN_TOKENS} (--text FILE)")
+
+    reference = reference_model(checkpoint, ir16)
+    if reference is None:
+        raise QualityError(f"the reference checkpoint {checkpoint} is gone; re-export to rebuild it, "
+                           "or pass --checkpoint DIR (the Hugging Face folder the export was made from)")
+    model = export_model(export_dir, info, threads)
+    scores = Scores()
+    for chunk in tqdm(chunks(ids, tokenizer.bos_token_id), desc="evaluating", unit="chunk", file=sys.stderr):
+        scores.add(reference.logits(chunk)[:-1], model.logits(chunk)[:-1], chunk[1:])
+    prompts = [[tokenizer.bos_token_id] + tokenizer(p, add_special_tokens=False)["input_ids"] for p in GREEDY_PROMPTS]
+    expected = [reference.greedy(p, GREEDY_TOKENS) for p in prompts]
+    describe, precision = reference.describe, model.precision
+    del reference, model  # the runtime loads the export again, its own way
+
+    runtime = load(export_dir, device="CPU", threads=threads)
+    agreed = [greedy_agreement(want, runtime.generate_tokens(p, max_new_tokens=GREEDY_TOKENS, ignore_eos=True))
+              for p, want in zip(prompts, expected)]
+    return {
+        **scores.result(),
+        "greedy_agreement": round(sum(agreed) / len(agreed), 2),
+        "greedy_tokens": GREEDY_TOKENS,
+        "greedy_per_prompt": agreed,
+        "reference": describe,
+        "text": f"{text_name} ({len(ids)} tokens, chunks of {CHUNK})",
+        "device": "CPU",
+        "cpu": cpu_name(),
+        "precision": precision,
+        "engine": runtime.engine.name,
+    }

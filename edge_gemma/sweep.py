@@ -1,0 +1,136 @@
+"""`edge-gemma sweep`: export candidate presets of one model, measure each, mark the Pareto front.
+
+The model is converted to 16 bits once; every candidate is a full export from that copy
+(export/driver.py, with its manifest, quality section and model card) in OUT/<candidate>.
+Each is then measured: size, weight bytes read per decoded token, decode tokens/s and first
+token with the default engine (benchmark/, a process of its own per run), KL and top-1
+against the reference (quality/). llama.cpp on the source GGUF runs once, in the same
+sweep, when it is installed. A candidate is on the front when no other is at least as good
+on KL, top-1 and decode speed and better on one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from .errors import RecipeError
+from .recipes import QuantPreset, Recipe, parse_preset
+
+# When no --candidates file is given: the old data-free int4, the data-aware methods at the
+# group sizes that mattered, an NPU-legal one, the head apart from the layers, and int8
+# (docs/quality.md has what they measured).
+DEFAULT_CANDIDATES = {
+    "int4-sym-g128": {"weights": "int4", "sym": True, "group_size": 128},
+    "int4-sym-g128-awq-se": {"weights": "int4", "sym": True, "group_size": 128, "awq": True, "scale_estimation": True},
+    "int4-asym-g32-awq-se": {"weights": "int4", "group_size": 32, "awq": True, "scale_estimation": True},
+    "int4-asym-g32-gptq-se": {"weights": "int4", "group_size": 32, "gptq": True, "scale_estimation": True},
+    "npu-int4-sym-g128-gptq-se": {"weights": "int4", "sym": True, "group_size": 128, "backup": "int8_sym",
+                                  "gptq": True, "scale_estimation": True},
+    "int8-head-int4-sym-g32": {"weights": "int8", "head": "int4_sym", "head_group_size": 32},
+    "int8": {"weights": "int8"},
+}
+
+
+def read_candidates(path: Path | None) -> dict[str, QuantPreset]:
+    """A YAML mapping of candidate name -> preset (the keys of a recipe's quant levels)."""
+    if path is None:
+        raw = DEFAULT_CANDIDATES
+    else:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise RecipeError(path, [f"cannot read candidates: {getattr(exc, 'strerror', None) or exc}"]) from None
+        if not isinstance(raw, dict) or not raw:
+            raise RecipeError(path, ["expected a mapping of candidate name -> preset settings"])
+    problems: list[str] = []
+    presets = {}
+    for name, settings in raw.items():
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+            problems.append(f"{name!r}: a candidate name is letters, digits, - and _ (it names a folder)")
+            continue
+        preset = parse_preset(name, settings, problems, level="int4")
+        if preset is not None:
+            presets[name] = preset
+    if problems:
+        raise RecipeError(path or "default candidates", problems)
+    return presets
+
+
+def pareto(rows: list[dict]) -> None:
+    """Mark rows["front"]: not dominated on (KL low, top-1 high, tokens/s high)."""
+    def key(r):
+        return (-r["kl"], r["top1"], r.get("decode_tokens_per_s") or 0.0)
+
+    for r in rows:
+        mine = key(r)
+        r["front"] = not any(all(a >= b for a, b in zip(key(o), mine)) and key(o) != mine for o in rows)
+
+
+def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
+    lines = [f"CPU: {cpu}" + (f"; llama.cpp on the source GGUF: {baseline['decode_tokens_per_s']:.1f} tokens/s, "
+                              f"first token {baseline['ttft_ms_128']:.0f} ms" if baseline else "; no llama.cpp baseline"),
+             "", "| candidate | MB | MB read/token | decode tok/s | vs llama.cpp | first token ms | KL | top-1 | "
+             "ppl change | front |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        speed = r.get("decode_tokens_per_s")
+        ratio = f"{speed / baseline['decode_tokens_per_s']:.2f}x" if speed and baseline else "-"
+        lines.append(
+            f"| {r['name']} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {speed or '-'} | {ratio} | "
+            f"{r.get('ttft_ms_128', '-')} | {r['kl']:.3g} | {r['top1'] * 100:.1f} % | "
+            f"{(r['ppl_ratio'] - 1) * 100:+.1f} % | {'*' if r['front'] else ''} |")
+    return "\n".join(lines)
+
+
+def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path, cache_dir: Path, *,
+          threads: int, speed: bool = True, runs: int = 3, new_tokens: int = 64) -> dict:
+    """Export and measure every candidate into `out`; return {"rows", "baseline", "cpu"}."""
+    import shutil
+    import tempfile
+
+    from .benchmark.run import baselines, speed_of
+    from .export.driver import BACKENDS, Converted, StepLog, run_export
+    from .hf_logging import quiet_transformers
+    from .export.manifest import read_manifest
+    from .quality.evaluate import cpu_name
+    from .sources import prepare_checkpoint
+    from tqdm.auto import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    backend = BACKENDS["openvino"]
+    rows = []
+    with tempfile.TemporaryDirectory(dir=out, prefix=".sweep-") as tmp:
+        converted = Path(tmp) / "uncompressed"
+        converted.mkdir()
+        print(f"sweep: converting {recipe.name} to a 16-bit IR once", file=sys.stderr)
+        with quiet_transformers():
+            checkpoint = prepare_checkpoint(source, cache_dir, print)
+            from .export.checkpoint import checkpoint_view
+
+            view = checkpoint_view(checkpoint, recipe, Path(tmp) / "checkpoint")
+            dtype, facts = backend.convert(view, converted)
+        reuse = Converted(converted, dtype, facts)
+        for name, preset in tqdm(candidates.items(), desc="sweep", unit="candidate", file=sys.stderr):
+            folder = out / name
+            print(f"\nsweep: {name}", file=sys.stderr)
+            manifest = run_export(recipe, name, source, folder, cache_dir, force=True, preset=preset,
+                                  converted=reuse, log=StepLog(7))
+            q = manifest["quality"]
+            rows.append({"name": name, "dir": str(folder), "preset": dict(vars(preset)),
+                         "mb": sum(f["bytes"] for f in manifest["files"] if f["path"].startswith("openvino_model")) / 1e6,
+                         "mb_per_token": manifest["compression"]["bytes_per_token"] / 1e6,
+                         "kl": q["kl"], "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]})
+        shutil.rmtree(converted)
+    baseline = None
+    if speed and rows:
+        # Every speed run back to back, after the exports, so the machine is in one state.
+        print("\nsweep: decode speed of each candidate, then llama.cpp", file=sys.stderr)
+        for row in tqdm(rows, desc="speed", unit="candidate", file=sys.stderr):
+            row.update(speed_of("genai", Path(row["dir"]), threads, runs, new_tokens))
+        found, _ = baselines(read_manifest(Path(rows[0]["dir"])), lambda m: None)
+        if "llama.cpp" in found:
+            baseline = speed_of("llama.cpp", Path(rows[0]["dir"]), threads, runs, new_tokens, found["llama.cpp"])
+    pareto(rows)
+    return {"rows": rows, "baseline": baseline, "cpu": cpu_name(), "threads": threads}

@@ -1,0 +1,94 @@
+"""Data-aware presets (AWQ, scale estimation, GPTQ, mixed precision) and the quality gate, on a
+tiny random-weight Gemma 3 through the real export driver, NNCF and evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge_gemma.errors import ExportError, QualityError
+from edge_gemma.export.driver import QualityOptions, run_export
+from edge_gemma.recipes import QuantPreset, load_recipe
+from edge_gemma.sources import parse_source
+
+RECIPE = "gemma-3-1b-it"
+
+
+def _export(checkpoint, out, preset, cache, fmt="openvino", **quality):
+    return run_export(load_recipe(RECIPE), "int4", parse_source(str(checkpoint)), out, cache, format=fmt,
+                      preset=preset, quality=QualityOptions(**quality))
+
+
+@pytest.mark.parametrize("preset", [
+    QuantPreset(weights="int4", sym=True, group_size=64, awq=True, scale_estimation=True, subset_size=8),
+    QuantPreset(weights="int4", group_size=64, gptq=True, subset_size=8),
+    QuantPreset(weights="int4", group_size=64, ratio=0.5, sensitivity="hessian_input_activation", subset_size=8),
+    QuantPreset(weights="int8", head="int4_sym", head_group_size=64, scale_estimation=True, subset_size=8),
+], ids=["awq-se", "gptq", "mixed-hessian", "int8-layers-int4-head"])
+def test_data_aware_openvino_export(tiny_checkpoint, tmp_path, preset):
+    out = tmp_path / "out"
+    manifest = _export(tiny_checkpoint("gemma3_text"), out, preset, tmp_path / "cache", evaluate=False)
+    calibration = manifest["compression"]["calibration"]
+    assert calibration["source"] == "builtin" and 1 <= calibration["samples"] <= 8
+    assert manifest["compression"]["nncf"]["subset_size"] == 8 if preset.weights == "int4" else True
+    assert (tmp_path / "cache" / "nncf-statistics").is_dir() or not preset.weights == "int4"
+    assert "quality" not in manifest and "README.md" in {p.name for p in out.iterdir()}
+    bitwidth = manifest["compression"]["bitwidth"]
+    if preset.head:
+        assert set(bitwidth) == {"int8_asym", "int4_sym"} and bitwidth["int4_sym"]["layers"] == 1
+    else:
+        assert any(k.startswith("int4") for k in bitwidth)
+
+
+def test_statistics_are_cached_and_reused(tiny_checkpoint, tmp_path):
+    preset = QuantPreset(weights="int4", sym=True, group_size=64, awq=True, scale_estimation=True, subset_size=8)
+    first = _export(tiny_checkpoint("gemma3_text"), tmp_path / "a", preset, tmp_path / "cache", evaluate=False)
+    saved = sorted(p.relative_to(tmp_path) for p in (tmp_path / "cache" / "nncf-statistics").rglob("*") if p.is_file())
+    assert saved
+    second = _export(tiny_checkpoint("gemma3_text"), tmp_path / "b", preset, tmp_path / "cache", evaluate=False)
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "cache" / "nncf-statistics").rglob("*")
+                  if p.is_file()) == saved  # the same key: read back, not collected again
+    bins = [(tmp_path / d / "openvino_model.bin").read_bytes() for d in ("a", "b")]
+    assert bins[0] == bins[1] and first["compression"]["nncf"] == second["compression"]["nncf"]
+
+
+def test_data_aware_onnx_export_and_refusals(tiny_checkpoint, tmp_path):
+    preset = QuantPreset(weights="int4", group_size=64, awq=True, scale_estimation=True, subset_size=8)
+    manifest = _export(tiny_checkpoint("gemma3_text"), tmp_path / "onnx", preset, tmp_path / "cache", fmt="onnx",
+                       evaluate=False)
+    assert manifest["compression"]["calibration"]["samples"] >= 1
+    assert manifest["compression"]["nncf"]["awq"] is True
+    for bad, message in ((QuantPreset(weights="int4", gptq=True), "not gptq"),
+                         (QuantPreset(weights="int8", head="int4_sym"), "drop `head`")):
+        with pytest.raises(ExportError, match=message):
+            _export(tiny_checkpoint("gemma3_text"), tmp_path / "x", bad, tmp_path / "cache", fmt="onnx")
+    assert not (tmp_path / "x").exists()
+
+
+def test_quality_gate_fails_and_leaves_nothing(tiny_checkpoint, tmp_path):
+    out = tmp_path / "exports" / "gated"
+    preset = QuantPreset(weights="int4", group_size=64, max_kl=1e-9)
+    with pytest.raises(QualityError, match=r"KL .* is above the recipe's max_kl 1e-09; export QUANT=int8 .*"
+                                           r"--accept-quality"):
+        _export(tiny_checkpoint("gemma3_text"), out, preset, tmp_path / "cache")
+    assert list((tmp_path / "exports").iterdir()) == []
+    manifest = _export(tiny_checkpoint("gemma3_text"), out, preset, tmp_path / "cache", accept_quality=True)
+    assert manifest["quality"]["kl"] > 1e-9 and manifest["quality"]["tokens"] > 4000
+    assert json.loads((out / "manifest.json").read_text())["quality"] == manifest["quality"]
+
+
+def test_sweep_exports_and_measures_each_candidate(tiny_checkpoint, tmp_path, capsys):
+    from edge_gemma.cli import main
+
+    candidates = tmp_path / "c.yaml"
+    candidates.write_text("plain: {weights: int4, sym: true, group_size: 64}\nint8: {weights: int8}\n")
+    out = tmp_path / "sweep"
+    assert main(["sweep", RECIPE, "--source", str(tiny_checkpoint("gemma3_text")), "--candidates", str(candidates),
+                 "--output", str(out), "--no-speed", "--cache-dir", str(tmp_path / "cache")]) == 0
+    text = capsys.readouterr().out
+    assert "| plain |" in text and "| int8 |" in text
+    report = json.loads((out / "sweep.json").read_text())
+    assert [r["name"] for r in report["rows"]] == ["plain", "int8"]
+    assert all((out / r["name"] / "README.md").is_file() for r in report["rows"])
+    assert sorted(p.name for p in out.iterdir()) == ["int8", "plain", "sweep.json", "sweep.md"]
