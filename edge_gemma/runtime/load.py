@@ -19,7 +19,8 @@ from .model import EdgeModel
 def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None, *,
          threads: int | None = None, hint: str | None = None, cache_dir: str | Path | None = None,
          kv_cache_precision: str | None = None, dynamic_quant_group: int | None = None,
-         max_prompt_len: int | None = None, min_response_len: int | None = None) -> EdgeModel:
+         max_prompt_len: int | None = None, min_response_len: int | None = None,
+         context_size: int | None = None) -> EdgeModel:
     """Load an export to generate with.
 
     device: AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU. engine: genai (default)
@@ -27,6 +28,7 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
     threads, kv_cache_precision, dynamic_quant_group (default: chosen from the export's int4
     group size): CPU only. max_prompt_len, min_response_len: NPU only.
     GPU and NPU keep compiled blobs in cache_dir (default: the edge-gemma cache).
+    context_size: a smaller context than the recipe's (a server's limit); prompt plus answer must fit.
     """
     from transformers import AutoTokenizer
 
@@ -48,4 +50,4 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
                                max_prompt_len=max_prompt_len, min_response_len=min_response_len)
     tokenizer = AutoTokenizer.from_pretrained(info.dir)
     return EdgeModel(info, engine_cls(info.dir, choice.device, config), tokenizer, choice.reason,
-                     prompt_limit=config.get("MAX_PROMPT_LEN"))
+                     prompt_limit=config.get("MAX_PROMPT_LEN"), context_size=context_size)

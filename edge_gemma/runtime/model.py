@@ -40,9 +40,13 @@ class Stats:
 
 
 class EdgeModel:
-    def __init__(self, info, engine, tokenizer, device_reason: str, prompt_limit: int | None = None):
+    def __init__(self, info, engine, tokenizer, device_reason: str, prompt_limit: int | None = None,
+                 context_size: int | None = None):
         self.info = info
         self.prompt_limit = prompt_limit  # the NPU's static MAX_PROMPT_LEN; None elsewhere
+        # Prompt plus answer must fit in it: the recipe's context, or less when a server is told
+        # less (LocalAI's context_size).
+        self.context_size = min(context_size or info.context_size, info.context_size)
         self.engine = engine
         self.tokenizer = tokenizer
         self.device_reason = device_reason
@@ -119,6 +123,11 @@ class EdgeModel:
             closing = closing[len(ended_on):]
         return closing + full[len(before):]
 
+    def chat_prompt(self, messages: list[dict]) -> str:
+        """The text `chat(messages)` feeds when it starts afresh (the chat template applied)."""
+        self._check_messages(messages)
+        return self._template(messages, True)
+
     def stream_chat(self, messages: list[dict], **options) -> Iterator[str]:
         """Like chat, as an iterator of text pieces."""
         return self._iterate(self.chat, messages, options)
@@ -162,7 +171,7 @@ class EdgeModel:
                 f"prompt of {total} tokens is longer than the {self.prompt_limit} the NPU was compiled for "
                 "(MAX_PROMPT_LEN); shorten it or load with a larger max_prompt_len"
             )
-        limit = self.info.context_size
+        limit = self.context_size
         if total + max_new_tokens > limit:
             raise GenerationError(
                 f"prompt of {total} tokens plus {max_new_tokens} new tokens exceeds the context of {limit}; "
