@@ -225,8 +225,11 @@ def cmd_bench_serve(args) -> int:
 
     from .benchmark.serve_load import run, table
 
+    def log(msg: str) -> None:
+        print(f"bench-serve: {msg}", file=sys.stderr, flush=True)
+
     report = run(_export_dir(args), args.engine or ["genai", "optimum"], args.clients, args.seconds,
-                 args.new_tokens, args.threads, log=lambda msg: print(f"bench-serve: {msg}", file=sys.stderr, flush=True))
+                 args.new_tokens, args.threads, log=log)
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
 

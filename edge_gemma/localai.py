@@ -89,8 +89,8 @@ def render(config: dict, recipe: Recipe) -> str:
         f"# LocalAI reads it from its models directory, beside the export folder `{config['parameters']['model']}`.\n"
     )
     if config["backend"] == "edge-gemma":
-        header += ("# Served by the edge-gemma backend: start LocalAI with\n"
-                   "# --external-grpc-backends \"edge-gemma:/path/to/.venv/bin/edge-gemma-localai-backend\" (README).\n")
+        header += ("# Served by the edge-gemma backend (README): start LocalAI with --external-grpc-backends\n"
+                   "# \"edge-gemma:/path/to/.venv/bin/edge-gemma-localai-backend\".\n")
     return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 

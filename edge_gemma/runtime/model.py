@@ -7,13 +7,14 @@ the new conversation starts with the text the cache already holds, only the rest
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..errors import GenerationError
+from ..errors import GenerationError, RuntimeCheckError
 from .options import GenerationOptions
 from .text_stream import TextStream
 
@@ -131,6 +132,16 @@ class EdgeModel:
     def stream_chat(self, messages: list[dict], **options) -> Iterator[str]:
         """Like chat, as an iterator of text pieces."""
         return self._iterate(self.chat, messages, options)
+
+    def fork(self) -> EdgeModel:
+        """The same model for one more concurrent caller: shared tokenizer and weights, its own
+        sequence, conversation and stats. Only a batched engine (`load(..., batched=True)`)
+        decodes forks side by side; others cannot fork."""
+        if not hasattr(self.engine, "fork"):
+            raise RuntimeCheckError(f"engine {self.engine.name} runs one sequence; load with batched=True to fork")
+        twin = copy.copy(self)
+        twin.engine, twin.stats, twin._conversation = self.engine.fork(), Stats(), None
+        return twin
 
     def reset(self) -> None:
         """Forget the conversation held in the KV cache."""

@@ -97,4 +97,5 @@ def generation_options(request, prompt_tokens: int, context: int) -> dict:
     tokens = request.Tokens if request.Tokens > 0 else max(1, context - prompt_tokens)
     return dict(max_new_tokens=tokens, temperature=max(0.0, request.Temperature),
                 top_p=request.TopP if 0 < request.TopP <= 1 else 1.0, top_k=max(0, request.TopK),
-                seed=request.Seed if request.Seed >= 0 else None, stop=tuple(s for s in request.StopPrompts if s), ignore_eos=request.IgnoreEOS)
+                seed=request.Seed if request.Seed >= 0 else None, stop=tuple(s for s in request.StopPrompts if s),
+                ignore_eos=request.IgnoreEOS)

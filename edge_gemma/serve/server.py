@@ -7,12 +7,16 @@ crashed on: LoadModel says success=false with one line; the other RPCs end with 
 (INVALID_ARGUMENT for a bad request, FAILED_PRECONDITION with no model loaded, NOT_FOUND for a
 ModelIdentity that is not the loaded model) and the server keeps serving.
 
-Concurrency: one pipeline, one request at a time. Requests from several clients wait on a lock
-in arrival order; each is answered as if it ran alone (tests/serve check it).
+Concurrency: with the genai engine on CPU or GPU the model is loaded batched (openvino-genai's
+continuous batching): each request decodes on its own `fork()` of the model, side by side with
+the others in one pipeline, several times the throughput of one at a time (docs/serving.md).
+The optimum engine and the NPU run one request at a time, the others waiting on a lock. Either
+way each request is answered as if it ran alone (tests/serve check it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import queue
@@ -40,8 +44,10 @@ class Servicer(pb_grpc.BackendServicer):
         self.model = None
         self.identity = ""  # ModelOptions.Model of the loaded model
         self.threads = None
-        self._generate = threading.Lock()  # one generation at a time on the one pipeline
+        self._serial = threading.Lock()  # one generation at a time, for a model that cannot fork
         self._load = threading.Lock()
+        self._counts = threading.Lock()
+        self.in_flight = 0
         self.generated_tokens = 0  # across requests; what a cancelled request cost shows here
         self.finished = 0  # generations ended (normally, stopped or failed)
 
@@ -77,7 +83,8 @@ class Servicer(pb_grpc.BackendServicer):
         threads = settings["threads"] if kind(choice.device) == "CPU" else None
         self.free()
         model = load(folder, device=choice.device, engine=engine.name, threads=threads, hint=settings["hint"],
-                     context_size=requests.context_size(request.ContextSize, info.context_size))
+                     context_size=requests.context_size(request.ContextSize, info.context_size),
+                     batched=engine.name == "genai" and kind(choice.device) != "NPU")
         model.device_reason = choice.reason
         self.model, self.identity = model, request.Model
         print(f"edge-gemma backend: {model!r} from {folder}; {choice.reason}; context {model.context_size}",
@@ -88,7 +95,7 @@ class Servicer(pb_grpc.BackendServicer):
         return pb.Result(success=True, message="freed")
 
     def free(self) -> None:
-        with self._generate:
+        with self._serial:  # requests already running keep their model until they end
             self.model, self.identity = None, ""
 
     def Status(self, request, context):
@@ -97,7 +104,7 @@ class Servicer(pb_grpc.BackendServicer):
         if self.model is None:
             state = pb.StatusResponse.UNINITIALIZED
         else:
-            state = pb.StatusResponse.BUSY if self._generate.locked() else pb.StatusResponse.READY
+            state = pb.StatusResponse.BUSY if self.in_flight else pb.StatusResponse.READY
         rss = psutil.Process().memory_info().rss
         return pb.StatusResponse(state=state, memory=pb.MemoryUsageData(total=rss, breakdown={"rss": rss}))
 
@@ -114,7 +121,7 @@ class Servicer(pb_grpc.BackendServicer):
         model = self._checked(request, context)
         cancelled = _cancel_event(context)
         pieces: list[str] = []
-        reply = self._complete(model, request, context, lambda piece: pieces.append(piece) or cancelled.is_set())
+        reply = self._complete(model, request, context, lambda piece, _: pieces.append(piece) or cancelled.is_set())
         reply.message = "".join(pieces).encode("utf-8")
         return reply
 
@@ -124,16 +131,15 @@ class Servicer(pb_grpc.BackendServicer):
         out: queue.Queue = queue.Queue()
         done = object()
 
-        def on_text(piece: str) -> bool:
-            stats = model.stats
+        def on_text(piece: str, stats) -> bool:
             out.put(pb.Reply(message=piece.encode("utf-8"), tokens=len(stats.token_times),
                              prompt_tokens=stats.prompt_tokens))
             return cancelled.is_set()
 
         def work():
-            # Generation runs here, under the lock, so a client that stops reading (or an
-            # abandoned response generator) never holds the pipeline: the cancel callback
-            # stops the decode loop at the next token and the lock is released.
+            # Generation runs here, not in the response generator, so a client that stops
+            # reading (or an abandoned generator) never holds the model: the cancel callback
+            # stops the decode loop at the next token.
             try:
                 out.put(self._complete(model, request, context, on_text))
             except BaseException as exc:  # grpc's abort() raises; hand it to the RPC thread
@@ -146,25 +152,43 @@ class Servicer(pb_grpc.BackendServicer):
                 raise item
             yield item  # the last one carries no text, only the final counts and timings
 
-    def _complete(self, model, request, context, on_text) -> pb.Reply:
-        """Run one request to the end under the lock; a Reply with counts and timings, no text."""
-        with self._generate:
-            if self.model is not model:  # freed or replaced while this request waited
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "the model was unloaded; call LoadModel again")
+    @contextlib.contextmanager
+    def _session(self, model):
+        """The model one request decodes on: its own fork when the model batches, else the
+        model itself, held under the lock."""
+        batched = hasattr(model.engine, "fork")
+        with contextlib.nullcontext() if batched else self._serial:
+            session = model.fork() if batched else model
+            with self._counts:
+                self.in_flight += 1
+            try:
+                yield session
+            finally:
+                with self._counts:
+                    self.in_flight -= 1
+                    self.finished += 1
+
+    def _complete(self, model, request, context, on_piece) -> pb.Reply:
+        """Run one request to the end; a Reply with counts and timings, no text.
+        `on_piece(text, stats)` gets each piece; True stops the generation."""
+        with self._session(model) as m:
             try:
                 chat = requests.messages(request)
-                prompt_ids = self._prompt_ids(model, request)
-                options = requests.generation_options(request, len(prompt_ids), model.context_size)
+                prompt_ids = self._prompt_ids(m, request)
+                options = requests.generation_options(request, len(prompt_ids), m.context_size)
+
+                def on_text(piece: str) -> bool:
+                    return on_piece(piece, m.stats)
+
                 if chat is not None:
-                    model.chat(chat, on_text=on_text, **options)
+                    m.chat(chat, on_text=on_text, **options)
                 else:
-                    model.generate(_without_bos(model, request.Prompt), on_text=on_text, **options)
+                    m.generate(_without_bos(m, request.Prompt), on_text=on_text, **options)
+                with self._counts:
+                    self.generated_tokens += m.stats.new_tokens
             except GenerationError as err:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, _one_line(err))
-            finally:
-                self.finished += 1
-            stats = model.stats
-            self.generated_tokens += stats.new_tokens
+            stats = m.stats
         return pb.Reply(tokens=stats.new_tokens, prompt_tokens=stats.prompt_tokens,
                         timing_prompt_processing=stats.ttft_s * 1000,  # milliseconds, as llama.cpp's
                         timing_token_generation=(stats.total_s - stats.ttft_s) * 1000)

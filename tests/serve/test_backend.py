@@ -15,6 +15,7 @@ import grpc
 import pytest
 
 from edge_gemma.benchmark import prompts
+from edge_gemma.runtime.engines.batched import BatchedGenaiEngine
 from edge_gemma.serve import backend_pb2 as pb
 from edge_gemma.serve import backend_pb2_grpc as pb_grpc
 from edge_gemma.serve.server import start
@@ -58,6 +59,7 @@ def _wait_for(predicate, timeout_s: float) -> bool:
 def test_load_says_what_it_loaded_and_where(backend):
     stub, servicer, _, loaded = backend
     assert "engine=genai" in loaded.message and "AUTO chose CPU" in loaded.message
+    assert isinstance(servicer.model.engine, BatchedGenaiEngine)  # genai on CPU: requests batch
     assert servicer.model.context_size == CONTEXT  # LocalAI's context_size, not the recipe's 32768
     status = stub.Status(pb.HealthMessage())
     assert status.state == pb.StatusResponse.READY and status.memory.total > 100 * 2**20
@@ -97,13 +99,21 @@ def test_chat_goes_through_the_exports_template(backend):
     assert list(counted.tokens) == ids and counted.length == len(ids)
 
 
-def test_a_continued_chat_reuses_the_kv_cache(backend):
+def test_a_continued_chat_answers_as_the_runtimes_continued_chat(backend):
+    # Each request decodes on its own fork of the model, handing the batching pipeline the
+    # whole conversation; its prefix cache keeps the KV blocks of the turns before (as engine
+    # genai's does). The answer must be the runtime's, whose chat feeds only the new turn.
     stub, servicer, _, _ = backend
     first = _text(_predict(stub, Messages=CHAT, UseTokenizerTemplate=True, Tokens=12))
     follow = [*CHAT, pb.Message(role="assistant", content=first), pb.Message(role="user", content="And animals?")]
-    _predict(stub, Messages=follow, UseTokenizerTemplate=True, Tokens=8)
-    stats = servicer.model.stats
-    assert stats.reused_tokens > stats.prompt_tokens // 2
+    second = _text(_predict(stub, Messages=follow, UseTokenizerTemplate=True, Tokens=8))
+    model = servicer.model
+    model.reset()
+    history = [prompts.CONVERSATION[0]]
+    assert model.chat(history, max_new_tokens=12) == first
+    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "And animals?"}]
+    assert model.chat(history, max_new_tokens=8) == second and model.stats.reused_tokens > 0
+    assert model.engine.driver.scheduler.enable_prefix_caching
 
 
 def test_stop_prompts_cut_the_answer(backend):
@@ -219,6 +229,7 @@ def test_eight_concurrent_clients_each_get_their_own_answer(backend):
 
 
 def test_free_unloads_and_load_comes_back(backend):
+    # Last in the module: it reloads with the optimum engine (the yaml's `options:`).
     stub, _, export, _ = backend
     assert stub.Free(pb.HealthMessage()).success
     assert stub.Status(pb.HealthMessage()).state == pb.StatusResponse.UNINITIALIZED
@@ -226,6 +237,6 @@ def test_free_unloads_and_load_comes_back(backend):
         _predict(stub, Prompt=PROMPT, Tokens=2)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     again = stub.LoadModel(pb.ModelOptions(Model=export.name, ModelPath=str(export.parent), ContextSize=CONTEXT,
-                                           Threads=2, MainGPU="CPU"))
-    assert again.success and "CPU as requested" in again.message
+                                           Threads=2, MainGPU="CPU", Options=["engine:optimum"]))
+    assert again.success and "engine=optimum" in again.message and "CPU as requested" in again.message
     assert _predict(stub, Prompt=PROMPT, Tokens=2).tokens == 2
