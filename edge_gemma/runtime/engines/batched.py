@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ...errors import GenerationError
 from ..options import GenerationOptions
 from .genai import generation_config
 
@@ -33,6 +34,7 @@ class _Driver:
 
         self.pipe, self.scheduler = pipe, scheduler
         self.running = openvino_genai.GenerationStatus.RUNNING
+        self.ignored = openvino_genai.GenerationStatus.IGNORED
         self.ids = itertools.count()
         self.requests: dict[int, tuple] = {}  # id -> (handle, queue of token lists)
         self.cond = threading.Condition()
@@ -68,7 +70,11 @@ class _Driver:
                     if handle.can_read():
                         for output in handle.read().values():
                             out.put(list(output.generated_ids))
-                    if handle.get_status() != self.running:
+                    status = handle.get_status()
+                    if status == self.ignored:
+                        out.put(GenerationError("openvino-genai dropped the request: its KV cache has no room "
+                                                "for it; shorten the prompt or send fewer requests at once"))
+                    if status != self.running:
                         out.put(_DONE)
                         del self.requests[rid]
 
