@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("localai-backend", help="serve exports to LocalAI: its backend gRPC protocol on --addr")
     p.add_argument("--addr", default="127.0.0.1:50051", help="HOST:PORT to listen on (LocalAI passes one)")
     p.add_argument("--workers", type=_at_least(1), default=16,
-                   help="concurrent RPCs (generation itself runs one request at a time; default 16)")
+                   help="RPCs served at once; a request holds one until its answer is out (default 16)")
     p.set_defaults(func=cmd_localai_backend)
 
     p = sub.add_parser("bench-serve", help="load test of the LocalAI backend: concurrent streaming clients")

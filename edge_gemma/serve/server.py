@@ -36,14 +36,13 @@ from . import requests
 MODEL_MISMATCH = "model identity mismatch"
 AUTH_TOKEN_ENV = "LOCALAI_GRPC_AUTH_TOKEN"  # LocalAI's backends require this bearer token when set
 MAX_MESSAGE = 50 * 1024 * 1024  # LocalAI's own message size limit for backends
-DEFAULT_WORKERS = 16  # concurrent RPCs; generation itself is serialized (see above)
+DEFAULT_WORKERS = 16  # RPCs served at once; a request holds one until its answer is out
 
 
 class Servicer(pb_grpc.BackendServicer):
     def __init__(self):
         self.model = None
         self.identity = ""  # ModelOptions.Model of the loaded model
-        self.threads = None
         self._serial = threading.Lock()  # one generation at a time, for a model that cannot fork
         self._load = threading.Lock()
         self._counts = threading.Lock()
