@@ -102,3 +102,25 @@ test-fast: install
 
 clean:
 	rm -rf exports
+
+# --- Serving: the LocalAI backend and OpenVINO Model Server files (edge_gemma/serve/) ---
+.PHONY: localai-backend proto bench-serve ovms
+ADDR ?= 127.0.0.1:50051
+
+# The LocalAI backend on ADDR (LocalAI itself runs .venv/bin/edge-gemma-localai-backend).
+localai-backend: install
+	$(BIN)/edge-gemma localai-backend --addr $(ADDR)
+
+# Regenerate the committed gRPC code after editing edge_gemma/serve/backend.proto.
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. edge_gemma/serve/backend.proto
+
+# N concurrent streaming clients for a fixed time against the backend, genai and optimum
+# engines on the same export (docs/serving.md): make bench-serve [CLIENTS=4] [SECONDS=30]
+bench-serve: install
+	$(BIN)/edge-gemma bench-serve $(PICK) $(if $(CLIENTS),--clients $(CLIENTS)) \
+		$(if $(SECONDS),--seconds $(SECONDS)) $(if $(THREADS),--threads $(THREADS))
+
+# An OpenVINO Model Server repository + KServe manifest: make ovms EXPORT=exports/gemma-3-270m-int4 OUT=ovms
+ovms: install
+	$(BIN)/edge-gemma ovms $(EXPORT) $(OUT)

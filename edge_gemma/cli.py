@@ -75,7 +75,7 @@ def cmd_export(args) -> int:
     output = args.output or default_export_dir(recipe.name, args.quant, args.format)
     yaml_path = model_yaml_beside(output)
     if args.format == "openvino":  # a name LocalAI would reject fails now, not after the export
-        checked_config(recipe, output.name, yaml_path, args.localai_device)
+        checked_config(recipe, output.name, yaml_path, args.localai_device, args.localai_backend)
     quality = _quality_options(args)
     manifest = run_export(recipe, args.quant, source, output, args.cache_dir, format=args.format, force=args.force,
                           quality=quality)
@@ -89,7 +89,7 @@ def cmd_export(args) -> int:
               f"loads OpenVINO IR, so run this one with `edge-gemma generate {output} ...` (engine ort), "
               "or export FORMAT=openvino for LocalAI")
         return 0
-    write_model_yaml(recipe, output.name, yaml_path, args.localai_device)
+    write_model_yaml(recipe, output.name, yaml_path, args.localai_device, args.localai_backend)
     print(f"exported {output} ({mb:.0f} MB); LocalAI definition beside it: {yaml_path}")
     return 0
 
@@ -175,7 +175,8 @@ def cmd_yaml(args) -> int:
         for quant in args.quant or recipe.quant:
             recipe.preset(quant)
             dir_name = export_name(recipe.name, quant)
-            path = write_model_yaml(recipe, dir_name, args.yaml_dir / f"{dir_name}.yaml", args.localai_device)
+            path = write_model_yaml(recipe, dir_name, args.yaml_dir / f"{dir_name}.yaml", args.localai_device,
+                                    args.localai_backend)
             print(path)
     return 0
 
@@ -281,6 +282,49 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_localai_backend(args) -> int:
+    from .serve.server import serve
+
+    serve(args.addr, args.workers)
+    return 0
+
+
+def cmd_ovms(args) -> int:
+    from .serve.ovms import write_ovms_repository
+
+    for path in write_ovms_repository(args.export_dir, args.out_dir, device=args.device, name=args.name,
+                                      storage_uri=args.storage_uri, force=args.force):
+        print(path)
+    return 0
+
+
+def cmd_bench_serve(args) -> int:
+    import json
+
+    from .benchmark.serve_load import run, table
+
+    def log(msg: str) -> None:
+        print(f"bench-serve: {msg}", file=sys.stderr, flush=True)
+
+    report = run(_export_dir(args), args.engine or ["genai", "optimum"], args.clients, args.seconds,
+                 args.new_tokens, args.threads, log=log)
+    print(json.dumps(report, indent=2) if args.json else table(report))
+    return 0
+
+
+def localai_backend_main() -> int:
+    """The `edge-gemma-localai-backend` launcher: LocalAI runs it with `--addr HOST:PORT`."""
+    return main(["localai-backend", *sys.argv[1:]])
+
+
+def _localai_backend_arg(p, *aliases: str) -> None:
+    from .localai import BACKENDS, DEFAULT_BACKEND
+
+    p.add_argument("--localai-backend", *aliases, dest="localai_backend", choices=list(BACKENDS),
+                   default=DEFAULT_BACKEND, help="the LocalAI backend model.yaml names: transformers (LocalAI's own, "
+                   "the default) or edge-gemma (ours: `edge-gemma localai-backend`, see README)")
+
+
 def _export_args(p) -> None:
     p.add_argument("export_dir", nargs="?", type=Path,
                    help="an export folder; or name it with --model/--quant/--format (default: "
@@ -332,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing export")
     p.add_argument("--localai-device", type=_localai_device, metavar="DEVICE",
                    help=f"the device LocalAI should run it on, written as main_gpu in model.yaml ({DEVICE_CHOICES})")
+    _localai_backend_arg(p)
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="GGUF conversion cache")
     p.add_argument("--no-eval", action="store_true", help="skip measuring quality against the reference "
                    "(it runs the model twice over 4,800 tokens: minutes for 7B-9B models)")
@@ -371,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quant", action="append", help=f"{QUANT_HELP} (repeatable; default: all)")
     p.add_argument("--localai-device", type=_localai_device, metavar="DEVICE",
                    help=f"the device LocalAI should run them on, written as main_gpu ({DEVICE_CHOICES})")
+    _localai_backend_arg(p, "--backend")
     p.add_argument("--yaml-dir", type=Path, default=MODEL_YAML_DIR, help="where they go (default model_yaml/)")
     p.set_defaults(func=cmd_yaml)
 
@@ -397,6 +443,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-tokens", type=_at_least(2), default=128, help="decoded per run (decode speed needs 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("localai-backend", help="serve exports to LocalAI: its backend gRPC protocol on --addr")
+    p.add_argument("--addr", default="127.0.0.1:50051", help="HOST:PORT to listen on (LocalAI passes one)")
+    p.add_argument("--workers", type=_at_least(1), default=16,
+                   help="RPCs served at once; a request holds one until its answer is out (default 16)")
+    p.set_defaults(func=cmd_localai_backend)
+
+    p = sub.add_parser("bench-serve", help="load test of the LocalAI backend: concurrent streaming clients")
+    _export_args(p)
+    p.add_argument("--engine", action="append", choices=["genai", "optimum"],
+                   help="repeatable; default both (optimum is the engine LocalAI's transformers backend runs)")
+    p.add_argument("--clients", type=_at_least(1), default=4, help="concurrent streaming clients (default 4)")
+    p.add_argument("--seconds", type=_at_least(1), default=30, help="how long the clients send requests (default 30)")
+    p.add_argument("--new-tokens", type=_at_least(1), default=64, help="tokens per request (default 64)")
+    p.add_argument("--threads", type=_at_least(1), default=os.cpu_count(), help="CPU threads (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_bench_serve)
+
+    p = sub.add_parser("ovms", help="an OpenVINO Model Server repository and KServe manifest for an export")
+    p.add_argument("export_dir", type=Path, help="an OpenVINO export folder")
+    p.add_argument("out_dir", type=Path, help="where the repository goes (config.json, <name>/graph.pbtxt, ...)")
+    p.add_argument("--name", help="the model's name in OVMS and KServe (default: the export folder's name)")
+    p.add_argument("--device", default="CPU", choices=["CPU", "GPU", "NPU"], help="OVMS target device (default CPU)")
+    p.add_argument("--storage-uri", default="pvc://models",
+                   help="where KServe finds OUT_DIR's contents (default pvc://models)")
+    p.add_argument("--force", action="store_true", help="replace an existing OUT_DIR")
+    p.set_defaults(func=cmd_ovms)
     return parser
 
 

@@ -1,6 +1,10 @@
-"""LocalAI model definitions (model.yaml) for an OpenVINO export.
+"""LocalAI model definitions (model.yaml) for an OpenVINO export, in two flavours (BACKENDS):
 
-LocalAI's transformers backend loads the export with optimum-intel's OVModelForCausalLM.
+- `transformers` (the default): LocalAI's own transformers backend loads the export with
+  optimum-intel's OVModelForCausalLM (`type: OVModelForCausalLM`).
+- `edge-gemma`: our backend (edge_gemma/serve/), which LocalAI runs as an external gRPC
+  backend registered under that name; it needs no `type`.
+
 LocalAI ignores unknown keys silently, so a typo would never surface there: we write only
 the keys below and check LocalAI's own rules before writing (see `problems`).
 """
@@ -23,13 +27,17 @@ BACKEND_NAME = re.compile(r"[a-zA-Z0-9-_]+")
 # Its backend calls generate(eos_token_id=tokenizer.eos_token_id), which drops Gemma's
 # <end_of_turn>; without this stop word an instruction-tuned Gemma talks on past its turn.
 REQUIRED_STOPWORDS = ("<end_of_turn>", "<eos>")
+# backend name -> the `type` it needs (None: no type key).
+BACKENDS = {"transformers": "OVModelForCausalLM", "edge-gemma": None}
+DEFAULT_BACKEND = "transformers"
 
 
-def model_config(recipe: Recipe, model_dir_name: str, device: str | None = None) -> dict:
+def model_config(recipe: Recipe, model_dir_name: str, device: str | None = None,
+                 backend: str = DEFAULT_BACKEND) -> dict:
     config = {
         "name": model_dir_name,
-        "backend": "transformers",
-        "type": "OVModelForCausalLM",
+        "backend": backend,
+        "type": BACKENDS.get(backend),
         "parameters": {"model": model_dir_name},
         "context_size": recipe.context_size,
         "template": {"use_tokenizer_template": True},
@@ -38,7 +46,7 @@ def model_config(recipe: Recipe, model_dir_name: str, device: str | None = None)
     }
     if device:
         config["main_gpu"] = device
-    return config
+    return {k: v for k, v in config.items() if v is not None}
 
 
 def _unsafe_path(value: str) -> bool:
@@ -54,8 +62,11 @@ def problems(config: dict) -> list[str]:
     model = config.get("parameters", {}).get("model", "")
     if not model or _unsafe_path(model):
         found.append(f"parameters.model: {model!r} must be a path inside LocalAI's models directory")
-    if config.get("type") != "OVModelForCausalLM":
-        found.append("type: must be OVModelForCausalLM for an OpenVINO export")
+    if backend not in BACKENDS:
+        found.append(f"backend: {backend!r} is not one we write for ({', '.join(BACKENDS)})")
+    elif config.get("type") != BACKENDS[backend]:
+        need = f"must be {BACKENDS[backend]}" if BACKENDS[backend] else "must be left out"
+        found.append(f"type: {need} for the {backend} backend and an OpenVINO export")
     size = config.get("context_size")
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         found.append(f"context_size: {size!r} must be a positive integer (LocalAI sends 4096 if unset)")
@@ -77,22 +88,27 @@ def render(config: dict, recipe: Recipe) -> str:
         f"# recipes/{recipe.name}.yaml (`edge-gemma export` or `make yaml`); do not edit by hand.\n"
         f"# LocalAI reads it from its models directory, beside the export folder `{config['parameters']['model']}`.\n"
     )
+    if config["backend"] == "edge-gemma":
+        header += ("# Served by the edge-gemma backend (README): start LocalAI with --external-grpc-backends\n"
+                   "# \"edge-gemma:/path/to/.venv/bin/edge-gemma-localai-backend\".\n")
     return header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def checked_config(recipe: Recipe, model_dir_name: str, path, device: str | None = None) -> dict:
+def checked_config(recipe: Recipe, model_dir_name: str, path, device: str | None = None,
+                   backend: str = DEFAULT_BACKEND) -> dict:
     """The definition for `path`, or LocalAIConfigError naming every rule it would break.
 
     The export calls this before its long work, so a name LocalAI would reject fails at once.
     """
-    config = model_config(recipe, model_dir_name, device)
+    config = model_config(recipe, model_dir_name, device, backend)
     found = problems(config)
     if found:
         raise LocalAIConfigError(f"refusing to write {path}: " + "; ".join(found))
     return config
 
 
-def write_model_yaml(recipe: Recipe, model_dir_name: str, path, device: str | None = None):
+def write_model_yaml(recipe: Recipe, model_dir_name: str, path, device: str | None = None,
+                     backend: str = DEFAULT_BACKEND):
     """Check, then atomically write, one model.yaml. Refuses to write an invalid file."""
-    write_text_atomic(path, render(checked_config(recipe, model_dir_name, path, device), recipe))
+    write_text_atomic(path, render(checked_config(recipe, model_dir_name, path, device, backend), recipe))
     return path

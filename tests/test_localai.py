@@ -70,3 +70,38 @@ def test_generator_refuses_to_write_an_invalid_file(tmp_path):
     with pytest.raises(LocalAIConfigError, match="parameters.model"):
         write_model_yaml(recipe, "../escape", target)
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_edge_gemma_flavour_names_our_backend_and_no_type(tmp_path, capsys):
+    assert main(["yaml", "--model", "gemma-3-270m", "--quant", "int4", "--backend", "edge-gemma",
+                 "--localai-device", "gpu", "--yaml-dir", str(tmp_path)]) == 0
+    path = tmp_path / "gemma-3-270m-int4.yaml"
+    text = path.read_text()
+    assert "--external-grpc-backends" in text  # the header says how LocalAI finds the backend
+    assert yaml.safe_load(text) == {
+        "name": "gemma-3-270m-int4",
+        "backend": "edge-gemma",
+        "parameters": {"model": "gemma-3-270m-int4"},
+        "context_size": 32768,
+        "template": {"use_tokenizer_template": True},
+        "stopwords": ["<end_of_turn>", "<eos>"],
+        "known_usecases": ["completion", "chat"],
+        "main_gpu": "GPU",
+    }
+    assert problems(yaml.safe_load(text)) == []
+
+
+@pytest.mark.parametrize("backend, change, message", [
+    ("edge-gemma", {"type": "OVModelForCausalLM"}, "type: must be left out for the edge-gemma backend"),
+    ("transformers", {"type": None}, "type: must be OVModelForCausalLM for the transformers backend"),
+    ("edge-gemma", {"backend": "edge_gemma"}, "not one we write for"),
+])
+def test_flavour_rules(backend, change, message):
+    config = dict(model_config(load_recipe("gemma-3-270m"), "gemma-3-270m-int4", backend=backend), **change)
+    assert any(message in p for p in problems({k: v for k, v in config.items() if v is not None}))
+
+
+def test_unknown_backend_flavour_is_refused_by_the_cli(capsys):
+    with pytest.raises(SystemExit):
+        main(["yaml", "--backend", "vllm"])
+    assert "invalid choice: 'vllm'" in capsys.readouterr().err

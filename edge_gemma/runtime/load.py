@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..devices import kind
+from ..errors import RuntimeCheckError
 from ..layout import default_cache_dir, export_name
 from .device_config import available_devices, choose_device, default_dynamic_quant_group, device_config, ort_device
 from .engines import engine_class
+from .engines.batched import BatchedGenaiEngine
 from .export_info import read_export
 from .model import EdgeModel
 
@@ -19,7 +21,8 @@ from .model import EdgeModel
 def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None, *,
          threads: int | None = None, hint: str | None = None, cache_dir: str | Path | None = None,
          kv_cache_precision: str | None = None, dynamic_quant_group: int | None = None,
-         max_prompt_len: int | None = None, min_response_len: int | None = None) -> EdgeModel:
+         max_prompt_len: int | None = None, min_response_len: int | None = None,
+         context_size: int | None = None, batched: bool = False) -> EdgeModel:
     """Load an export to generate with.
 
     device: AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU. engine: genai (default)
@@ -27,11 +30,18 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
     threads, kv_cache_precision, dynamic_quant_group (default: chosen from the export's int4
     group size): CPU only. max_prompt_len, min_response_len: NPU only.
     GPU and NPU keep compiled blobs in cache_dir (default: the edge-gemma cache).
+    context_size: a smaller context than the recipe's (a server's limit); prompt plus answer must fit.
+    batched: engine genai on a continuous-batching pipeline whose `fork()`s decode side by side
+    (engines/batched.py; CPU and GPU), for servers.
     """
     from transformers import AutoTokenizer
 
     info = read_export(export_dir)
     engine_cls = engine_class(engine, info.format)
+    if batched:
+        if engine_cls.name != "genai":
+            raise RuntimeCheckError(f"batched decoding is engine genai's, not {engine_cls.name}'s; drop batched")
+        engine_cls = BatchedGenaiEngine
     if engine_cls.format == "onnx":
         choice, config = ort_device(device, threads=threads, hint=hint, kv_cache_precision=kv_cache_precision,
                                     dynamic_quant_group=dynamic_quant_group, max_prompt_len=max_prompt_len,
@@ -48,4 +58,4 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
                                max_prompt_len=max_prompt_len, min_response_len=min_response_len)
     tokenizer = AutoTokenizer.from_pretrained(info.dir)
     return EdgeModel(info, engine_cls(info.dir, choice.device, config), tokenizer, choice.reason,
-                     prompt_limit=config.get("MAX_PROMPT_LEN"))
+                     prompt_limit=config.get("MAX_PROMPT_LEN"), context_size=context_size)

@@ -7,13 +7,14 @@ the new conversation starts with the text the cache already holds, only the rest
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..errors import GenerationError
+from ..errors import GenerationError, RuntimeCheckError
 from .options import GenerationOptions
 from .text_stream import TextStream
 
@@ -40,9 +41,13 @@ class Stats:
 
 
 class EdgeModel:
-    def __init__(self, info, engine, tokenizer, device_reason: str, prompt_limit: int | None = None):
+    def __init__(self, info, engine, tokenizer, device_reason: str, prompt_limit: int | None = None,
+                 context_size: int | None = None):
         self.info = info
         self.prompt_limit = prompt_limit  # the NPU's static MAX_PROMPT_LEN; None elsewhere
+        # Prompt plus answer must fit in it: the recipe's context, or less when a server is told
+        # less (LocalAI's context_size).
+        self.context_size = min(context_size or info.context_size, info.context_size)
         self.engine = engine
         self.tokenizer = tokenizer
         self.device_reason = device_reason
@@ -119,9 +124,24 @@ class EdgeModel:
             closing = closing[len(ended_on):]
         return closing + full[len(before):]
 
+    def chat_prompt(self, messages: list[dict]) -> str:
+        """The text `chat(messages)` feeds when it starts afresh (the chat template applied)."""
+        self._check_messages(messages)
+        return self._template(messages, True)
+
     def stream_chat(self, messages: list[dict], **options) -> Iterator[str]:
         """Like chat, as an iterator of text pieces."""
         return self._iterate(self.chat, messages, options)
+
+    def fork(self) -> EdgeModel:
+        """The same model for one more concurrent caller: shared tokenizer and weights, its own
+        sequence, conversation and stats. Only a batched engine (`load(..., batched=True)`)
+        decodes forks side by side; others cannot fork."""
+        if not hasattr(self.engine, "fork"):
+            raise RuntimeCheckError(f"engine {self.engine.name} runs one sequence; load with batched=True to fork")
+        twin = copy.copy(self)
+        twin.engine, twin.stats, twin._conversation = self.engine.fork(), Stats(), None
+        return twin
 
     def reset(self) -> None:
         """Forget the conversation held in the KV cache."""
@@ -162,7 +182,7 @@ class EdgeModel:
                 f"prompt of {total} tokens is longer than the {self.prompt_limit} the NPU was compiled for "
                 "(MAX_PROMPT_LEN); shorten it or load with a larger max_prompt_len"
             )
-        limit = self.info.context_size
+        limit = self.context_size
         if total + max_new_tokens > limit:
             raise GenerationError(
                 f"prompt of {total} tokens plus {max_new_tokens} new tokens exceeds the context of {limit}; "

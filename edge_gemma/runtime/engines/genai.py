@@ -18,6 +18,21 @@ from ..options import GenerationOptions
 INT32_MAX = 2**31 - 1  # "no top-k limit" for openvino-genai
 
 
+def generation_config(config, options: GenerationOptions, stop_ids: set[int]):
+    """openvino-genai's GenerationConfig `config` set from our options (batched.py uses it too)."""
+    config.max_new_tokens = options.max_new_tokens
+    config.ignore_eos = options.ignore_eos
+    config.stop_token_ids = set() if options.ignore_eos else set(stop_ids)
+    config.do_sample = not options.greedy
+    if not options.greedy:
+        config.temperature = options.temperature
+        config.top_p = options.top_p
+        config.top_k = options.top_k or INT32_MAX
+        if options.seed is not None:
+            config.rng_seed = options.seed
+    return config
+
+
 class GenaiEngine:
     name = "genai"
     format = "openvino"
@@ -40,18 +55,7 @@ class GenaiEngine:
         import openvino as ov
 
         genai = self._genai
-        config = self.pipe.get_generation_config()
-        config.max_new_tokens = options.max_new_tokens
-        config.ignore_eos = options.ignore_eos
-        config.stop_token_ids = set() if options.ignore_eos else set(stop_ids)
-        config.do_sample = not options.greedy
-        if not options.greedy:
-            config.temperature = options.temperature
-            config.top_p = options.top_p
-            config.top_k = options.top_k or INT32_MAX
-            if options.seed is not None:
-                config.rng_seed = options.seed
-
+        config = generation_config(self.pipe.get_generation_config(), options, stop_ids)
         ids = np.array([self.tokens + new_ids], dtype=np.int64)
         self.tokens += new_ids
         tokens = self.tokens
