@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -157,7 +159,7 @@ def cmd_sweep(args) -> int:
     candidates = read_candidates(args.candidates)
     out = args.output or Path("exports") / f"sweep-{recipe.name}"
     report = sweep(recipe, parse_source(args.source or recipe.source), candidates, out, args.cache_dir,
-                   threads=args.threads, speed=not args.no_speed)
+                   threads=args.threads, speed=not args.no_speed, reuse=args.reuse)
     text = table(report["rows"], report["baseline"], report["cpu"])
     write_text_atomic(out / "sweep.json", json.dumps(report, indent=2) + "\n")
     write_text_atomic(out / "sweep.md", text + "\n")
@@ -408,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="override the recipe's source")
     p.add_argument("--threads", type=_at_least(1), default=2, help="threads for the speed runs (default 2)")
     p.add_argument("--no-speed", action="store_true", help="skip the speed runs")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep candidates already exported in the output folder with the same preset")
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="GGUF conversion cache")
     p.set_defaults(func=cmd_sweep)
 
@@ -473,8 +477,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # so `kill` cleans up like Ctrl-C: staging folders are removed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
         return args.func(args)
     except EdgeGemmaError as err:
@@ -485,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edge-gemma: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

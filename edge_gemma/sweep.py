@@ -84,16 +84,40 @@ def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
     return "\n".join(lines)
 
 
+def _row(name: str, folder: Path, preset: QuantPreset, manifest: dict) -> dict:
+    q = manifest["quality"]
+    return {"name": name, "dir": str(folder), "preset": dict(vars(preset)),
+            "mb": sum(f["bytes"] for f in manifest["files"] if f["path"].startswith("openvino_model")) / 1e6,
+            "mb_per_token": manifest["compression"]["bytes_per_token"] / 1e6,
+            "kl": q["kl"], "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]}
+
+
+def _reusable(folder: Path, preset: QuantPreset) -> dict | None:
+    """The manifest of a finished candidate export of this very preset, else None."""
+    from .export.manifest import read_manifest
+
+    try:
+        manifest = read_manifest(folder)
+    except (OSError, ValueError):
+        return None
+    same = manifest.get("compression", {}).get("preset") == dict(vars(preset))
+    return manifest if same and "quality" in manifest else None
+
+
 def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path, cache_dir: Path, *,
-          threads: int, speed: bool = True, runs: int = 3, new_tokens: int = 64) -> dict:
-    """Export and measure every candidate into `out`; return {"rows", "baseline", "cpu"}."""
+          threads: int, speed: bool = True, reuse: bool = False, runs: int = 3, new_tokens: int = 64) -> dict:
+    """Export and measure every candidate into `out`; return {"rows", "baseline", "cpu"}.
+
+    reuse: keep a candidate already exported into `out` with the same preset (a sweep that was
+    stopped, or one re-run for its speed figures), instead of exporting it again."""
     import shutil
     import tempfile
 
     from .benchmark.run import baselines, speed_of
+    from .export.checkpoint import checkpoint_view
     from .export.driver import BACKENDS, Converted, StepLog, run_export
-    from .hf_logging import quiet_transformers
     from .export.manifest import read_manifest
+    from .hf_logging import quiet_transformers
     from .quality.evaluate import cpu_name
     from .sources import prepare_checkpoint
     from tqdm.auto import tqdm
@@ -102,27 +126,25 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
     backend = BACKENDS["openvino"]
     rows = []
     with tempfile.TemporaryDirectory(dir=out, prefix=".sweep-") as tmp:
-        converted = Path(tmp) / "uncompressed"
-        converted.mkdir()
-        print(f"sweep: converting {recipe.name} to a 16-bit IR once", file=sys.stderr)
-        with quiet_transformers():
-            checkpoint = prepare_checkpoint(source, cache_dir, print)
-            from .export.checkpoint import checkpoint_view
-
-            view = checkpoint_view(checkpoint, recipe, Path(tmp) / "checkpoint")
-            dtype, facts = backend.convert(view, converted)
-        reuse = Converted(converted, dtype, facts)
+        converted = None
         for name, preset in tqdm(candidates.items(), desc="sweep", unit="candidate", file=sys.stderr):
             folder = out / name
-            print(f"\nsweep: {name}", file=sys.stderr)
-            manifest = run_export(recipe, name, source, folder, cache_dir, force=True, preset=preset,
-                                  converted=reuse, log=StepLog(7))
-            q = manifest["quality"]
-            rows.append({"name": name, "dir": str(folder), "preset": dict(vars(preset)),
-                         "mb": sum(f["bytes"] for f in manifest["files"] if f["path"].startswith("openvino_model")) / 1e6,
-                         "mb_per_token": manifest["compression"]["bytes_per_token"] / 1e6,
-                         "kl": q["kl"], "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]})
-        shutil.rmtree(converted)
+            manifest = _reusable(folder, preset) if reuse else None
+            if manifest is None:
+                if converted is None:
+                    print(f"sweep: converting {recipe.name} to a 16-bit IR once", file=sys.stderr)
+                    with quiet_transformers():
+                        view = checkpoint_view(prepare_checkpoint(source, cache_dir, print), recipe,
+                                               Path(tmp) / "checkpoint")
+                        (Path(tmp) / "uncompressed").mkdir()
+                        converted = Converted(Path(tmp) / "uncompressed",
+                                              *backend.convert(view, Path(tmp) / "uncompressed"))
+                print(f"\nsweep: {name}", file=sys.stderr)
+                manifest = run_export(recipe, name, source, folder, cache_dir, force=True, preset=preset,
+                                      converted=converted, log=StepLog(7))
+            else:
+                print(f"\nsweep: {name}: reusing {folder}", file=sys.stderr)
+            rows.append(_row(name, folder, preset, manifest))
     baseline = None
     if speed and rows:
         # Every speed run back to back, after the exports, so the machine is in one state.

@@ -94,7 +94,10 @@ def test_generate_options_reach_the_model(real_exports, capsys):
     greedy = capsys.readouterr().out
     assert main(["generate", export, "The capital of France is", "--max-new-tokens", "12", "--engine", "optimum",
                  "--device", "CPU", "--threads", "2"]) == 0
-    assert capsys.readouterr().out == greedy  # both engines, greedy: the same completion
+    # Engine equality is tests/runtime/test_model.py's (with an f32 KV cache: with the default
+    # u8 one the engines can part at a near-tie, and did on this int4 export).
+    out = capsys.readouterr()
+    assert out.out.strip() and "engine=optimum, device=CPU); CPU as requested" in out.err
     word = greedy.split()[1]
     assert main(["generate", export, "The capital of France is", "--max-new-tokens", "12", "--stop", word]) == 0
     assert capsys.readouterr().out == greedy[:greedy.index(word)] + "\n"
@@ -225,3 +228,21 @@ def test_export_with_a_missing_calibration_or_eval_text(tmp_path, capsys):
     assert main(["export", "--eval-text", str(tmp_path / "eval.txt"), "--output", str(tmp_path / "o")]) == 1
     assert "cannot read the evaluation file" in _one_line_error(capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_sigterm_is_handled_like_ctrl_c(monkeypatch, capsys):
+    import signal
+    import time
+
+    import edge_gemma.cli as cli
+
+    def killed(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["list"]) == 130
+    assert "interrupted; nothing was left half-written" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -60,10 +60,10 @@ def onnx_inputs(past_shapes: dict[str, tuple[int, int]]):
     return make
 
 
-def dataset(texts: list[str], tokenizer, samples: int, to_inputs):
+def dataset(token_windows: list[list[int]], to_inputs):
     import nncf
 
-    return nncf.Dataset(windows(texts, tokenizer, samples), to_inputs)
+    return nncf.Dataset(token_windows, to_inputs)
 
 
 def fingerprint(*parts: str | bytes | Path) -> str:

@@ -141,7 +141,7 @@ def calibration_data(backend: Backend, preset: QuantPreset, view: Path, src: Pat
         described = preset.calibration
     tokenizer = AutoTokenizer.from_pretrained(view)
     windows = calibration.windows(texts, tokenizer, preset.subset_size)
-    dataset = calibration.dataset(texts, tokenizer, preset.subset_size, backend.calibration_inputs(src))
+    dataset = calibration.dataset(windows, backend.calibration_inputs(src))
     statistics = None
     if backend.format == "openvino":
         # Keyed by what the statistics depend on: the checkpoint's weights, the converting

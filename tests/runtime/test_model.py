@@ -56,10 +56,14 @@ def test_chat_reuses_the_kv_cache_and_matches_decoding_afresh(loaded, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_kv_cache_is_right_after_a_stop_token(loaded, engine):
+def test_kv_cache_is_right_after_a_stop_token(real_exports, request, engine):
     # An answer that ends on a stop token (Gemma's <end_of_turn>) leaves that token out of the
     # KV cache until the next turn feeds it; continuing must equal decoding everything afresh.
-    model = loaded("int4", engine)
+    # An f32 KV cache: the default u8 one quantizes a cached prefix and a fresh prefill
+    # differently, which can flip a near-tie (it did at token 6 on the int4 export).
+    exports = request.getfixturevalue("onnx_exports") if engine == "ort" else real_exports
+    model = edge_gemma.load(exports["int4"], device="CPU", engine=engine, threads=2,
+                            **({} if engine == "ort" else {"kv_cache_precision": "f32"}))
     prompt = _ids(model, "The capital of France is")
     free = model.generate_tokens(prompt, max_new_tokens=4)
     model.reset()

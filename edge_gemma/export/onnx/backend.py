@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...errors import ExportError
 from ...layout import MODEL_ONNX
-from ...recipes import DATA_AWARE_METRICS, QuantPreset
+from ...recipes import QuantPreset
 from ..calibration import onnx_inputs
 from ..compression import compress
 from .decoder import DecoderStep, kv_names, sliding_window
@@ -111,8 +111,6 @@ class ONNXBackend:
             return ("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU would run fp16 "
                     "weights slower than int8, and fp32 ones are 4x the size)")
         unsupported = [k for k in ("gptq", "lora_correction") if getattr(preset, k)]
-        if preset.sensitivity in DATA_AWARE_METRICS:
-            unsupported.append(f"sensitivity {preset.sensitivity}")
         if unsupported:
             return (f"NNCF 3.4's ONNX backend has AWQ and scale estimation but not {', '.join(unsupported)}; "
                     "export this preset with FORMAT=openvino")
