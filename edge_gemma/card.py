@@ -73,7 +73,8 @@ def _bitwidth(manifest: dict) -> str:
     return manifest["quant"].split("-")[0]  # int4-npu -> int4
 
 
-def _model_bytes(manifest: dict) -> int:
+def model_file_bytes(manifest: dict) -> int:
+    """Bytes of the model files themselves (IR or ONNX graph and weights), tokenizer excluded."""
     return sum(f["bytes"] for f in manifest.get("files", []) if f["path"].startswith(MODEL_FILE_PREFIXES))
 
 
@@ -174,7 +175,7 @@ def quality_section(manifest: dict) -> str:
 
 def _size(manifest: dict) -> str:
     lines = [f"- On disk: {_mb(manifest.get('total_bytes'))} MB ({len(manifest.get('files', []))} files)",
-             f"- Model files (`openvino_model.*` / `model.onnx*`): {_mb(_model_bytes(manifest))} MB"]
+             f"- Model files (`openvino_model.*` / `model.onnx*`): {_mb(model_file_bytes(manifest))} MB"]
     per_token = manifest.get("compression", {}).get("bytes_per_token")
     if per_token is not None:
         lines.append(f"- Weights read per decoded token: {_mb(per_token)} MB")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from .card import model_file_bytes
 from .errors import RecipeError
 from .recipes import QuantPreset, Recipe, parse_preset
 
@@ -87,7 +88,7 @@ def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
 def _row(name: str, folder: Path, preset: QuantPreset, manifest: dict) -> dict:
     q = manifest["quality"]
     return {"name": name, "dir": str(folder), "preset": dict(vars(preset)),
-            "mb": sum(f["bytes"] for f in manifest["files"] if f["path"].startswith("openvino_model")) / 1e6,
+            "mb": model_file_bytes(manifest) / 1e6,
             "mb_per_token": manifest["compression"]["bytes_per_token"] / 1e6,
             "kl": q["kl"], "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]}
 
@@ -110,7 +111,6 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
 
     reuse: keep a candidate already exported into `out` with the same preset (a sweep that was
     stopped, or one re-run for its speed figures), instead of exporting it again."""
-    import shutil
     import tempfile
 
     from .benchmark.run import baselines, speed_of

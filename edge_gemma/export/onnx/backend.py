@@ -69,7 +69,6 @@ def compress_onnx(src: Path, dst: Path, preset, dataset=None) -> dict:
     2 GB, and reads the weights from `external_data_dir` itself (nncf/onnx/quantization/
     quantize_model.py). What it leaves untouched (norm weights) is loaded before saving.
     """
-    import nncf
     import onnx
     from onnx.external_data_helper import load_external_data_for_model
 
