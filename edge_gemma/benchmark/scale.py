@@ -34,12 +34,14 @@ SHAPES = {
 SHARD_BYTES = 2 * 2**30
 
 
-def build(model: str, out: Path, tokenizer_from: Path) -> Path:
+def build(model: str, out: Path, tokenizer_from: Path, layers: int | None = None) -> Path:
     import torch
     from safetensors.torch import save_file
     from transformers import AutoConfig, AutoModelForCausalLM
 
     family, dims = SHAPES[model]
+    if layers:
+        dims = {**dims, "num_hidden_layers": layers}
     config = AutoConfig.for_model(family, vocab_size=262144, bos_token_id=2, eos_token_id=1, pad_token_id=0,
                                   torch_dtype="bfloat16", **dims)
     with torch.device("meta"):
@@ -95,13 +97,18 @@ def main() -> None:
     parser.add_argument("--model", choices=list(SHAPES), default="gemma-2-9b-it")
     parser.add_argument("--quant", default="int4")
     parser.add_argument("--work", type=Path, default=Path("/tmp/edge-gemma-scale"))
+    parser.add_argument("--layers", type=int,
+                        help="keep only this many decoder layers (same widths and vocabulary): runs at a few "
+                             "depths give memory as a line in the depth, to extrapolate where the full model "
+                             "does not fit the machine")
     args = parser.parse_args()
-    checkpoint = args.work / f"{args.model}-random"
+    name = f"{args.model}-{args.layers}layers" if args.layers else args.model
+    checkpoint = args.work / f"{name}-random"
     if not checkpoint.is_dir():
         tokenizer = prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), default_cache_dir())
         print(f"building {checkpoint}", file=sys.stderr, flush=True)
-        build(args.model, checkpoint, tokenizer)
-    out = args.work / f"{args.model}-{args.quant}"
+        build(args.model, checkpoint, tokenizer, args.layers)
+    out = args.work / f"{name}-{args.quant}"
     shutil.rmtree(out, ignore_errors=True)
     preset = load_recipe(args.model).preset(args.quant)
     cmd = [sys.executable, "-m", "edge_gemma", "export", "--model", args.model, "--quant", args.quant,
@@ -119,7 +126,7 @@ def main() -> None:
         sys.exit(f"the export failed (exit {code})")
     ir_gb = sum(p.stat().st_size for p in out.glob("openvino_model.*")) / 1e9
     described = ", ".join(f"{k}={v}" for k, v in vars(preset).items() if v not in (False, "", 0.0))
-    print(f"| {args.model} (random weights) | {args.quant}: {described} | {wall:.0f} s | "
+    print(f"| {name} (random weights) | {args.quant}: {described} | {wall:.0f} s | "
           f"{peaks.get('RssAnon', 0) / 2**30:.1f} GB | {peaks.get('VmRSS', 0) / 2**30:.1f} GB | {ir_gb:.2f} GB |")
 
 
