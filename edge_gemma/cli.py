@@ -203,7 +203,8 @@ def _export_dir(args) -> Path:
 def _load(args):
     from .runtime import load
 
-    model = load(_export_dir(args), device=args.device, engine=args.engine, threads=args.threads, hint=args.hint)
+    model = load(_export_dir(args), device=args.device, engine=args.engine, threads=args.threads, hint=args.hint,
+                 max_context=args.max_context, attention=args.attention, compiled_cache=not args.no_compiled_cache)
     print(f"edge-gemma: {model!r}; {model.device_reason}", file=sys.stderr)
     return model
 
@@ -279,7 +280,7 @@ def cmd_bench(args) -> int:
 
     log = (lambda msg: None) if args.json else (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     report = benchmark(_export_dir(args), args.engine, not args.no_baselines,
-                       args.threads, args.runs, args.new_tokens, log=log)
+                       args.threads, args.runs, args.new_tokens, log=log, attention=args.attention)
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
 
@@ -343,6 +344,12 @@ def _runtime_args(p) -> None:
     p.add_argument("--engine", choices=list(ENGINES), help=f"default: {defaults} exports")
     p.add_argument("--threads", type=int, help="CPU inference threads (default: OpenVINO's choice)")
     p.add_argument("--hint", choices=["LATENCY", "THROUGHPUT"], help="OpenVINO performance hint (default LATENCY)")
+    p.add_argument("--max-context", type=_at_least(2),
+                   help="cap the context (prompt plus answer) below the recipe's; the KV cache grows up to it")
+    p.add_argument("--attention", choices=["SDPA", "PA"],
+                   help="openvino-genai's attention backend (default: SDPA on CPU, openvino-genai's on GPU)")
+    p.add_argument("--no-compiled-cache", action="store_true",
+                   help="compile the model afresh instead of keeping it in the edge-gemma cache")
 
 
 def _generation_args(p, max_new_tokens: int) -> None:
@@ -445,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_at_least(1), default=os.cpu_count(), help="threads for every engine (default: all)")
     p.add_argument("--runs", type=_at_least(1), default=5, help="measured runs after a warm-up (median, min, max)")
     p.add_argument("--new-tokens", type=_at_least(2), default=128, help="decoded per run (decode speed needs 2)")
+    p.add_argument("--attention", choices=["SDPA", "PA"], help="genai's attention backend (default: its choice)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_bench)
 

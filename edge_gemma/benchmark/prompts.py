@@ -54,7 +54,7 @@ def prompts(tokenizer, count: int) -> dict[str, list[list[int]]]:
     for n in PROMPT_LENGTHS:
         out[str(n)] = []
         for i in range(count):
-            ids = tokenizer(f"Chapter {i + 1}. " + TEXT * 12, add_special_tokens=False)["input_ids"]
+            ids = tokenizer.encode(f"Chapter {i + 1}. " + TEXT * 12, add_special_tokens=False)
             out[str(n)].append([tokenizer.bos_token_id] + ids[: n - 1])
     return out
 

@@ -89,6 +89,34 @@ def default_dynamic_quant_group(compression: dict | None) -> int | None:
     return 128 if group > 0 and group % 128 == 0 else None
 
 
+ATTENTION_BACKENDS = ("SDPA", "PA")
+
+
+def attention_backend(device: str, batched: bool, requested: str | None = None) -> str | None:
+    """openvino-genai's ATTENTION_BACKEND for one use; None leaves openvino-genai's default.
+
+    Measured on the 270M int4, CPU (docs/benchmarks.md, "Attention backend"): the stateful
+    SDPA pipeline loads from a warm compiled-model cache in 0.4 s where paged attention takes
+    1.3 s (its cache does not shorten that), with the same decode speed, first token and peak
+    memory; so single-stream CPU use gets SDPA. Continuous batching (servers) needs PA. GPU
+    keeps openvino-genai's default (PA): not measured here. The NPU pipeline is stateful
+    whatever is asked.
+    """
+    base = kind(device)
+    if requested is not None:
+        choice = requested.upper()
+        if choice not in ATTENTION_BACKENDS:
+            raise DeviceError(f"attention backend {requested!r} is not one of {', '.join(ATTENTION_BACKENDS)}")
+        if batched and choice != "PA":
+            raise DeviceError("batched decoding runs on paged attention only; drop attention_backend or pass PA")
+        if base == "NPU":
+            raise DeviceError("the NPU pipeline chooses its own attention; drop attention_backend")
+        return choice
+    if batched:
+        return "PA"
+    return "SDPA" if base == "CPU" else None
+
+
 def device_config(device: str, *, threads: int | None = None, hint: str | None = None,
                   cache_dir: Path | None = None, kv_cache_precision: str | None = None,
                   dynamic_quant_group: int | None = None,
@@ -122,8 +150,9 @@ def device_config(device: str, *, threads: int | None = None, hint: str | None =
         config["MAX_PROMPT_LEN"] = max_prompt_len or NPU_MAX_PROMPT_LEN
         config["MIN_RESPONSE_LEN"] = min_response_len or NPU_MIN_RESPONSE_LEN
     if cache_dir is not None:
-        # GPU and NPU compile an LLM for tens of seconds; CACHE_DIR keeps the compiled blob,
-        # so the second start loads it instead. CPU also caches (weights are not duplicated).
+        # GPU and NPU compile an LLM for tens of seconds, the CPU the 270M for about a second;
+        # CACHE_DIR keeps the compiled blob, so the next start loads it instead
+        # (compiled_cache.py keys the folder to the export's files).
         config["CACHE_DIR"] = str(cache_dir)
     return config
 

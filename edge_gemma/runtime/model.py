@@ -52,9 +52,9 @@ class EdgeModel:
         self.tokenizer = tokenizer
         self.device_reason = device_reason
         self.stats = Stats()
-        vocab = tokenizer.get_vocab()
         # Gemma ends a turn with <end_of_turn> and a text with <eos>; the recipe lists both.
-        self.stop_ids = {vocab[w] for w in info.stop_words if w in vocab} | {tokenizer.eos_token_id}
+        self.stop_ids = {i for w in info.stop_words if (i := tokenizer.token_id(w)) is not None}
+        self.stop_ids.add(tokenizer.eos_token_id)
         self._conversation: list[dict] | None = None  # the chat the KV cache holds, answer included
 
     @property
@@ -97,9 +97,9 @@ class EdgeModel:
         opts = GenerationOptions(**options)
         rest = self._continuation(messages)
         if rest is not None:
-            ids = self.engine.tokens + self.tokenizer(rest, add_special_tokens=False)["input_ids"]
+            ids = self.engine.tokens + self.tokenizer.encode(rest, add_special_tokens=False)
         else:
-            ids = self.tokenizer(self._template(messages, True), add_special_tokens=False)["input_ids"]
+            ids = self.tokenizer.encode(self._template(messages, True), add_special_tokens=False)
         answer, stopped_by_string = self._run(ids, opts, on_text, reuse=True)
         # After a stop string the cache holds text the caller never saw: start afresh next time.
         self._conversation = None if stopped_by_string else [*messages, {"role": "assistant", "content": answer}]
@@ -152,7 +152,7 @@ class EdgeModel:
     def _encode_prompt(self, prompt: str) -> list[int]:
         if not isinstance(prompt, str) or not prompt.strip():
             raise GenerationError("the prompt is empty; pass some text to complete")
-        return self.tokenizer(prompt)["input_ids"]
+        return self.tokenizer.encode(prompt)
 
     def _check_messages(self, messages: list[dict]) -> None:
         problems = []
@@ -170,11 +170,7 @@ class EdgeModel:
                                   "that sets chat_format")
 
     def _template(self, messages: list[dict], add_generation_prompt: bool) -> str:
-        try:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                      add_generation_prompt=add_generation_prompt)
-        except Exception as exc:  # jinja raises TemplateError, e.g. Gemma 1/2 reject a system role
-            raise GenerationError(f"the chat template rejected the messages: {exc}") from None
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt)
 
     def _check_length(self, total: int, max_new_tokens: int) -> None:
         if self.prompt_limit is not None and total > self.prompt_limit:

@@ -22,7 +22,7 @@ class TextStream:
     def push(self, token_id: int) -> tuple[str, bool]:
         """Add one token; return (new text that is safe to show, whether a stop string hit)."""
         self.ids.append(token_id)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        text = self.tokenizer.decode(self.ids)
         for stop in self.stop:
             # Only the part not yet handed out (plus an overlap) can hold a new match.
             at = text.find(stop, max(0, self.emitted - len(stop) + 1))
@@ -38,7 +38,7 @@ class TextStream:
     def finish(self) -> str:
         """The held-back rest, once generation has ended without a stop string."""
         if self.answer is None:
-            self.answer = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+            self.answer = self.tokenizer.decode(self.ids)
         return self._emit(self.answer)
 
     def _emit(self, upto: str) -> str:

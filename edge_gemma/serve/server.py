@@ -82,7 +82,7 @@ class Servicer(pb_grpc.BackendServicer):
         threads = settings["threads"] if kind(choice.device) == "CPU" else None
         self.free()
         model = load(folder, device=choice.device, engine=engine.name, threads=threads, hint=settings["hint"],
-                     context_size=requests.context_size(request.ContextSize, info.context_size),
+                     max_context=requests.context_size(request.ContextSize, info.context_size),
                      batched=engine.name == "genai" and kind(choice.device) != "NPU")
         model.device_reason = choice.reason
         self.model, self.identity = model, request.Model
@@ -195,10 +195,10 @@ class Servicer(pb_grpc.BackendServicer):
     def _prompt_ids(self, model, request) -> list[int]:
         chat = requests.messages(request)
         if chat is not None:
-            return model.tokenizer(model.chat_prompt(chat), add_special_tokens=False)["input_ids"]
+            return model.tokenizer.encode(model.chat_prompt(chat), add_special_tokens=False)
         if not request.Prompt.strip():
             raise GenerationError("the request has no Prompt and no Messages (with UseTokenizerTemplate)")
-        return model.tokenizer(_without_bos(model, request.Prompt))["input_ids"]
+        return model.tokenizer.encode(_without_bos(model, request.Prompt))
 
     def _checked(self, request, context):
         """The loaded model, or the RPC ends: none loaded, or the request is for another model."""

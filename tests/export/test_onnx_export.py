@@ -88,7 +88,7 @@ def test_int8_greedy_tokens_agree_with_pytorch(onnx_exports, reference):
     model = edge_gemma.load(onnx_exports["int8"], threads=2)
     full = 0
     for prompt in PROMPTS:
-        ids = model.tokenizer(prompt)["input_ids"]
+        ids = model.tokenizer.encode(prompt)
         expected, gaps = _greedy_with_gaps(reference, ids, NEW_TOKENS)
         got = model.generate_tokens(ids, max_new_tokens=NEW_TOKENS, ignore_eos=True)
         full += _assert_agrees_until_a_near_tie(got, expected, gaps, prompt) == NEW_TOKENS
@@ -100,7 +100,7 @@ def test_int4_is_coherent_and_smaller_than_int8(onnx_exports, reference):
     assert sizes["int4"] < 0.9 * sizes["int8"], sizes
     model = edge_gemma.load(onnx_exports["int4"], threads=2)
     for prompt in PROMPTS[:4]:
-        ids = model.tokenizer(prompt)["input_ids"]
+        ids = model.tokenizer.encode(prompt)
         got = model.generate_tokens(ids, max_new_tokens=24, ignore_eos=True)
         # Coherent = text the full-precision model finds likely: its perplexity on the int4
         # continuation. Greedy text of a working model scores ~1.5-4; random tokens ~1e5.
@@ -112,7 +112,7 @@ def test_int4_is_coherent_and_smaller_than_int8(onnx_exports, reference):
 
 def _long_prompt(tokenizer) -> list[int]:
     """700 tokens of English prose: past the 270M's 512-token sliding window."""
-    ids = tokenizer(reference_text())["input_ids"][:700]
+    ids = tokenizer.encode(reference_text())[:700]
     assert len(ids) == 700
     return ids
 

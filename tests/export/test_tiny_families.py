@@ -9,6 +9,7 @@ import torch
 
 from edge_gemma.cli import main
 import edge_gemma
+from edge_gemma.quality.models import IRModel
 
 FAMILY_RECIPES = {"gemma": "gemma-2b-it", "gemma2": "gemma-2-2b-it", "gemma3_text": "gemma-3-1b-it"}
 
@@ -40,13 +41,17 @@ def test_tiny_export_logits_match_pytorch(tiny_exports, tiny_checkpoint, family)
     reference = AutoModelForCausalLM.from_pretrained(
         tiny_checkpoint(family), dtype=torch.float32, attn_implementation="sdpa")
     # Longer than the tiny sliding window (16), so sliding-window layers are exercised.
-    inputs = model.tokenizer("one two three four five six seven eight nine ten " * 3, return_tensors="pt")
-    assert inputs["input_ids"].shape[1] > 16
+    ids = torch.tensor([model.tokenizer.encode("one two three four five six seven eight nine ten " * 3)])
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    assert ids.shape[1] > 16
     with torch.no_grad():
         expected = reference(**inputs).logits
-    got = model.engine.model(**inputs).logits
+    # Every position, from the IR as exported (the optimum engine computes the last one only).
+    got = torch.from_numpy(IRModel(tiny_exports[family] / "openvino_model.xml", {}).logits(ids[0].tolist()))[None]
     # int8 per-channel weights: logits of random weights agree to a few hundredths.
     assert torch.allclose(got, expected, atol=0.05, rtol=0.05), (got - expected).abs().max()
+    last = model.engine.model(**inputs).logits  # through the engine's last-position slice
+    assert last.shape[1] == 1 and torch.allclose(last[0, -1], expected[0, -1], atol=0.05, rtol=0.05)
 
 
 @pytest.mark.parametrize("family", list(FAMILY_RECIPES))
@@ -55,7 +60,7 @@ def test_tiny_export_generates(tiny_exports, family, capsys):
     assert capsys.readouterr().out.strip()
     for engine in ("genai", "optimum"):
         model = edge_gemma.load(tiny_exports[family], device="CPU", engine=engine)
-        ids = model.generate_tokens(model.tokenizer("Hello")["input_ids"], max_new_tokens=5)
+        ids = model.generate_tokens(model.tokenizer.encode("Hello"), max_new_tokens=5)
         assert 1 <= len(ids) <= 5, engine
 
 
@@ -134,7 +139,7 @@ def test_tiny_onnx_export_generates(tiny_checkpoint, family, tmp_path, capsys):
     assert capsys.readouterr().out.strip()
     model = edge_gemma.load(out)
     assert model.engine.name == "ort"
-    ids = model.generate_tokens(model.tokenizer("Hello")["input_ids"], max_new_tokens=5, ignore_eos=True)
+    ids = model.generate_tokens(model.tokenizer.encode("Hello"), max_new_tokens=5, ignore_eos=True)
     assert len(ids) == 5
 
 
@@ -171,4 +176,4 @@ def test_onnx_export_of_a_graph_over_2gb(real_checkpoint, tmp_path):
     assert manifest["compression"]["onnx_rewrites"]["share_tied_lm_head"] == 1
     assert (out / "model.onnx.data").stat().st_size > 300e6 and (out / "model.onnx").stat().st_size < 1e6
     model = edge_gemma.load(out)
-    assert len(model.generate_tokens(model.tokenizer("Hello")["input_ids"], max_new_tokens=3, ignore_eos=True)) == 3
+    assert len(model.generate_tokens(model.tokenizer.encode("Hello"), max_new_tokens=3, ignore_eos=True)) == 3

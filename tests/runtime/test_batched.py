@@ -18,9 +18,12 @@ def batched(real_exports):
     return edge_gemma.load(real_exports["int4"], device="CPU", threads=2, batched=True)
 
 
-def test_forks_decoding_together_answer_as_alone_and_as_engine_genai(batched, loaded):
+def test_forks_decoding_together_answer_as_alone_and_as_engine_genai(batched, real_exports):
     alone = [batched.fork().generate(p, max_new_tokens=12) for p in PROMPTS]
-    assert alone == [loaded("int4", "genai").generate(p, max_new_tokens=12) for p in PROMPTS]
+    # Against engine genai on the same attention backend: paged attention and the stateful SDPA
+    # one round differently, which parts greedy decoding at the int4 export's near-ties.
+    single = edge_gemma.load(real_exports["int4"], device="CPU", threads=2, attention="PA")
+    assert alone == [single.generate(p, max_new_tokens=12) for p in PROMPTS]
     together: dict[int, str] = {}
     threads = [threading.Thread(target=lambda i=i: together.__setitem__(i, batched.fork().generate(
         PROMPTS[i], max_new_tokens=12))) for i in range(len(PROMPTS))]

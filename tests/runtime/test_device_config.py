@@ -6,7 +6,7 @@ import pytest
 
 from edge_gemma.devices import kind
 from edge_gemma.errors import DeviceError
-from edge_gemma.runtime.device_config import (choose_device, default_dynamic_quant_group, device_config,
+from edge_gemma.runtime.device_config import (attention_backend, choose_device, default_dynamic_quant_group, device_config,
                                               npu_problems)
 
 NPU_READY = {"mode": "int4_sym", "group_size": 128, "ratio": 1.0, "all_layers": False, "backup_mode": "int8_sym"}
@@ -113,3 +113,21 @@ def test_ort_device_is_cpu_with_threads_only():
     with pytest.raises(DeviceError, match="takes threads only, not the OpenVINO setting.s. hint, kv_cache_precision"):
         ort_device("CPU", threads=2, hint="LATENCY", kv_cache_precision="f32")
 
+
+
+def test_attention_backend_is_chosen_per_use():
+    assert attention_backend("CPU", batched=False) == "SDPA"  # loads 3x faster from a warm cache
+    assert attention_backend("CPU", batched=True) == "PA"  # continuous batching needs paged attention
+    assert attention_backend("GPU.1", batched=False) is None  # openvino-genai's default, not measured here
+    assert attention_backend("NPU", batched=False) is None
+    assert attention_backend("CPU", batched=False, requested="pa") == "PA"
+
+
+@pytest.mark.parametrize("device, batched, requested, message", [
+    ("CPU", False, "FLASH", "not one of SDPA, PA"),
+    ("CPU", True, "SDPA", "batched decoding runs on paged attention only"),
+    ("NPU", False, "PA", "the NPU pipeline chooses its own attention"),
+])
+def test_attention_backend_refuses_what_cannot_run(device, batched, requested, message):
+    with pytest.raises(DeviceError, match=message):
+        attention_backend(device, batched, requested)

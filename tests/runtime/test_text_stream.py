@@ -1,7 +1,8 @@
 """Incremental detokenization and stop strings.
 
 Each test runs with a small Gemma-style tokenizer built here (byte fallback, special turn
-tokens; fast tier) and with the real Gemma 3 tokenizer of the exported 270M (slow tier).
+tokens; fast tier) and with the real Gemma 3 tokenizer of the exported 270M, transformers' and openvino-genai's
+(slow tier).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from edge_gemma.runtime.text_stream import TextStream
+from edge_gemma.runtime.tokenizer import GenaiTokenizer, HFTokenizer, hf_tokenizer
 
 SPECIAL = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 PIECES = ["▁t", "▁th", "▁the", "he", "in", "on", "er", "▁a", "▁is", "▁big", "ST", "OP", "STOP", "User"]
@@ -32,26 +34,30 @@ def small_gemma_tokenizer():
     return tokenizer
 
 
-@pytest.fixture(scope="module", params=["small", pytest.param("gemma3", marks=pytest.mark.slow)])
+@pytest.fixture(scope="module", params=["small", pytest.param("gemma3-hf", marks=pytest.mark.slow),
+                                        pytest.param("gemma3-genai", marks=pytest.mark.slow)])
 def tokenizer(request):
     if request.param == "small":
-        return small_gemma_tokenizer()
-    from transformers import AutoTokenizer
+        return HFTokenizer(small_gemma_tokenizer())
+    export = request.getfixturevalue("real_exports")["int4"]
+    if request.param.endswith("genai"):
+        import openvino_genai
 
-    return AutoTokenizer.from_pretrained(request.getfixturevalue("real_exports")["int4"])
+        return GenaiTokenizer(openvino_genai.Tokenizer(str(export)))
+    return hf_tokenizer(export)
 
 
 def test_the_small_tokenizer_exercises_byte_fallback():
     # Otherwise the hold-back of half characters below would pass without being tested.
-    tokenizer = small_gemma_tokenizer()
-    ids = tokenizer("東", add_special_tokens=False)["input_ids"]
+    tokenizer = HFTokenizer(small_gemma_tokenizer())
+    ids = tokenizer.encode("東", add_special_tokens=False)
     assert len(ids) == 3 and tokenizer.decode(ids[:2]).endswith("\ufffd") and tokenizer.decode(ids) == "東"
 
 
 def _feed(tokenizer, text, stop=()):
     stream = TextStream(tokenizer, stop)
     pieces, stopped = [], False
-    for token in tokenizer(text, add_special_tokens=False)["input_ids"]:
+    for token in tokenizer.encode(text, add_special_tokens=False):
         piece, stopped = stream.push(token)
         pieces.append(piece)
         if stopped:
@@ -76,17 +82,16 @@ def test_stop_string_ends_the_answer_and_is_not_shown(tokenizer):
 def test_a_partial_stop_string_is_held_back_then_released(tokenizer):
     stream = TextStream(tokenizer, ("STOP",))
     shown = ""
-    for token in tokenizer("one ST", add_special_tokens=False)["input_ids"]:
+    for token in tokenizer.encode("one ST", add_special_tokens=False):
         shown += stream.push(token)[0]
     assert not shown.endswith("ST")  # might still become STOP
-    for token in tokenizer("ay home", add_special_tokens=False)["input_ids"]:
+    for token in tokenizer.encode("ay home", add_special_tokens=False):
         shown += stream.push(token)[0]
     shown += stream.finish()
     assert shown == "one STay home"
 
 
 def test_special_tokens_are_not_shown(tokenizer):
-    vocab = tokenizer.get_vocab()
     stream = TextStream(tokenizer)
-    ids = tokenizer("Paris", add_special_tokens=False)["input_ids"] + [vocab["<end_of_turn>"]]
+    ids = tokenizer.encode("Paris", add_special_tokens=False) + [tokenizer.token_id("<end_of_turn>")]
     assert "".join(stream.push(t)[0] for t in ids) + stream.finish() == "Paris"

@@ -69,7 +69,7 @@ def test_predict_answers_as_the_runtime_does(backend):
     stub, servicer, _, _ = backend
     reply = _predict(stub, Prompt=PROMPT, Tokens=16)
     assert _text(reply) == servicer.model.generate(PROMPT, max_new_tokens=16)
-    assert reply.tokens == 16 and reply.prompt_tokens == len(servicer.model.tokenizer(PROMPT)["input_ids"])
+    assert reply.tokens == 16 and reply.prompt_tokens == len(servicer.model.tokenizer.encode(PROMPT))
     assert reply.timing_prompt_processing > 0 and reply.timing_token_generation > 0
 
 
@@ -89,9 +89,8 @@ def test_chat_goes_through_the_exports_template(backend):
     model = servicer.model
     request = dict(Messages=CHAT, UseTokenizerTemplate=True, Tokens=12)
     reply = _predict(stub, **request)
-    templated = model.tokenizer.apply_chat_template([prompts.CONVERSATION[0]], tokenize=False,
-                                                    add_generation_prompt=True)
-    ids = model.tokenizer(templated, add_special_tokens=False)["input_ids"]
+    templated = model.tokenizer.apply_chat_template([prompts.CONVERSATION[0]], add_generation_prompt=True)
+    ids = model.tokenizer.encode(templated, add_special_tokens=False)
     assert reply.prompt_tokens == len(ids) and ids[0] == model.tokenizer.bos_token_id
     model.reset()
     assert _text(reply) == model.chat([prompts.CONVERSATION[0]], max_new_tokens=12)
@@ -132,8 +131,8 @@ def test_end_of_turn_stops_without_stop_words(backend):
     # the decode loop uses; stopping at a stop token is tests/runtime/test_model.py's.
     stub, servicer, _, _ = backend
     _predict(stub, Messages=CHAT, UseTokenizerTemplate=True, Tokens=4)  # no StopPrompts
-    vocab = servicer.model.tokenizer.get_vocab()
-    assert {vocab["<end_of_turn>"], vocab["<eos>"]} <= servicer.model.stop_ids
+    tokenizer = servicer.model.tokenizer
+    assert {tokenizer.token_id("<end_of_turn>"), tokenizer.token_id("<eos>")} <= servicer.model.stop_ids
 
 
 def test_ignore_eos_and_the_token_limit(backend):
@@ -153,7 +152,7 @@ def test_same_seed_same_sample(backend):
 def test_tokenize_string_counts_the_prompt(backend):
     stub, servicer, _, _ = backend
     counted = stub.TokenizeString(pb.PredictOptions(Prompt=PROMPT))
-    ids = servicer.model.tokenizer(PROMPT)["input_ids"]
+    ids = servicer.model.tokenizer.encode(PROMPT)
     assert list(counted.tokens) == ids and counted.length == len(ids)
 
 

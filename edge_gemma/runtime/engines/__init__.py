@@ -18,6 +18,7 @@ from typing import ClassVar, Protocol
 
 from ...errors import RuntimeCheckError
 from ..options import GenerationOptions
+from ..tokenizer import Tokenizer
 from .genai import GenaiEngine
 from .optimum import OptimumEngine
 from .ort import OrtEngine
@@ -31,6 +32,9 @@ class Engine(Protocol):
     tokens: list[int]  # the sequence its KV cache stands for (all but the last token are in it)
 
     def __init__(self, export_dir: Path, device: str, config: dict) -> None: ...
+
+    def tokenizer(self) -> Tokenizer:
+        """The export's tokenizer, as this engine's dependencies allow (tokenizer.py)."""
 
     def reset(self) -> None:
         """Forget the sequence: the next call starts from an empty KV cache."""

@@ -97,6 +97,11 @@ class BatchedGenaiEngine:
         self.driver = _driver
         self._args = (export_dir, device, config)
 
+    def tokenizer(self):
+        from ..tokenizer import GenaiTokenizer
+
+        return GenaiTokenizer(self.driver.pipe.get_tokenizer())
+
     def fork(self) -> BatchedGenaiEngine:
         """Another caller's sequence on the same pipeline."""
         return BatchedGenaiEngine(*self._args, _driver=self.driver)

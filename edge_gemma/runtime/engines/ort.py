@@ -29,7 +29,7 @@ class OrtEngine(SteppedEngine):
     def __init__(self, export_dir: Path, device: str, config: dict):
         import onnxruntime as ort
 
-        super().__init__()
+        super().__init__(export_dir)
         options = ort.SessionOptions()
         if config.get("threads"):
             options.intra_op_num_threads = config["threads"]

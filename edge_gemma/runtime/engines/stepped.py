@@ -7,6 +7,7 @@ empty that cache (`_clear`); the base keeps the token sequence and runs the loop
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -15,9 +16,16 @@ from ..sampling import Sampler
 
 
 class SteppedEngine:
-    def __init__(self):
+    def __init__(self, export_dir: Path):
+        self.export_dir = export_dir
         self.tokens: list[int] = []  # the sequence so far; all but the last are in the KV cache
         self._in_cache = 0
+
+    def tokenizer(self):
+        """transformers' tokenizer: these engines import transformers anyway."""
+        from ..tokenizer import hf_tokenizer
+
+        return hf_tokenizer(self.export_dir)
 
     def _step(self, new_ids: list[int], total: int) -> np.ndarray:
         """Run the model on `new_ids` (`total` tokens in all, the rest cached); the last logits."""
