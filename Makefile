@@ -88,9 +88,15 @@ sweep: install
 	$(BIN)/edge-gemma sweep $(or $(MODEL),gemma-3-270m) $(if $(CANDIDATES),--candidates $(CANDIDATES))
 
 # Optional: llama-cpp-python, the benchmark's llama.cpp baseline. It compiles llama.cpp from
-# source (about 10 minutes on 2 cores), so it is not part of `make install`.
+# source (about 10 minutes on 2 cores), so it is not part of `make install`. Always rebuilt
+# (uninstall, no wheel cache) with the CMAKE_ARGS that llama_build.py picks for this CPU: on
+# AMX Xeons ggml's native build segfaults in 0.3.36, so AMX goes off there. The args are
+# recorded in $(VENV)/llama-build.txt for the benchmark to report.
 install-llama: install
-	$(BIN)/pip install --quiet -e '.[test,llama]'
+	args="$$($(BIN)/python -m edge_gemma.benchmark.llama_build)" && echo "llama.cpp CMAKE_ARGS: $${args:-native}" && \
+	$(BIN)/pip uninstall --quiet --yes llama-cpp-python && \
+	CMAKE_ARGS="$$args" $(BIN)/pip install --quiet --no-binary llama-cpp-python --no-cache-dir -e '.[test,llama]' && \
+	echo "$$args" > $(VENV)/llama-build.txt
 
 # Everything, as CI runs it: real exports of the real Gemma 3 270M, each measured against its
 # reference (about 50 minutes on 2 cores).
