@@ -38,13 +38,17 @@ RUN_FLAGS = $(PICK) $(if $(DEVICE),--device $(DEVICE)) $(if $(ENGINE),--engine $
 
 install: $(VENV)/.installed
 
+# Everything: the runtime (the package's base requirements) plus every extra but llama
+# (pyproject.toml). An app that only runs exports needs just `pip install edge-gemma`.
+EXTRAS := export,onnx,serve,test
+
 # torch first, from the CPU wheel (a bare torch requirement pulls CUDA wheels); then
 # optimum-intel without its torchvision requirement (see pyproject.toml); then the rest.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet --no-deps optimum-intel==2.2.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	$(BIN)/python -c "import optimum.intel, openvino_tokenizers, nncf"
 	touch $@
 
@@ -95,7 +99,7 @@ sweep: install
 install-llama: install
 	args="$$($(BIN)/python -m edge_gemma.benchmark.llama_build)" && echo "llama.cpp CMAKE_ARGS: $${args:-native}" && \
 	$(BIN)/pip uninstall --quiet --yes llama-cpp-python && \
-	CMAKE_ARGS="$$args" $(BIN)/pip install --quiet --no-binary llama-cpp-python --no-cache-dir -e '.[test,llama]' && \
+	CMAKE_ARGS="$$args" $(BIN)/pip install --quiet --no-binary llama-cpp-python --no-cache-dir -e '.[$(EXTRAS),llama]' && \
 	echo "$$args" > $(VENV)/llama-build.txt
 
 # Everything, as CI runs it: real exports of the real Gemma 3 270M, each measured against its
