@@ -38,13 +38,17 @@ RUN_FLAGS = $(PICK) $(if $(DEVICE),--device $(DEVICE)) $(if $(ENGINE),--engine $
 
 install: $(VENV)/.installed
 
+# Everything: the runtime (the package's base requirements) plus every extra but llama
+# (pyproject.toml). An app that only runs exports needs just `pip install edge-gemma`.
+EXTRAS := export,onnx,serve,test
+
 # torch first, from the CPU wheel (a bare torch requirement pulls CUDA wheels); then
 # optimum-intel without its torchvision requirement (see pyproject.toml); then the rest.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet --no-deps optimum-intel==2.2.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	$(BIN)/python -c "import optimum.intel, openvino_tokenizers, nncf"
 	touch $@
 
@@ -88,9 +92,15 @@ sweep: install
 	$(BIN)/edge-gemma sweep $(or $(MODEL),gemma-3-270m) $(if $(CANDIDATES),--candidates $(CANDIDATES))
 
 # Optional: llama-cpp-python, the benchmark's llama.cpp baseline. It compiles llama.cpp from
-# source (about 10 minutes on 2 cores), so it is not part of `make install`.
+# source (about 10 minutes on 2 cores), so it is not part of `make install`. Always rebuilt
+# (uninstall, no wheel cache) with the CMAKE_ARGS that llama_build.py picks for this CPU: on
+# AMX Xeons ggml's native build segfaults in 0.3.36, so AMX goes off there. The args are
+# recorded in $(VENV)/llama-build.txt for the benchmark to report.
 install-llama: install
-	$(BIN)/pip install --quiet -e '.[test,llama]'
+	args="$$($(BIN)/python -m edge_gemma.benchmark.llama_build)" && echo "llama.cpp CMAKE_ARGS: $${args:-native}" && \
+	$(BIN)/pip uninstall --quiet --yes llama-cpp-python && \
+	CMAKE_ARGS="$$args" $(BIN)/pip install --quiet --no-binary llama-cpp-python --no-cache-dir -e '.[$(EXTRAS),llama]' && \
+	echo "$$args" > $(VENV)/llama-build.txt
 
 # Everything, as CI runs it: real exports of the real Gemma 3 270M, each measured against its
 # reference (about 50 minutes on 2 cores).
