@@ -65,8 +65,10 @@ def compiled_cache_dir(root: Path, export_dir: Path, manifest: dict, versions: d
         for stale in parent.iterdir():
             if stale.is_dir() and stale.name != key:
                 shutil.rmtree(stale, ignore_errors=True)
-    parent.mkdir(parents=True, exist_ok=True)
-    (parent / EXPORT_PATH).write_text(str(export_dir))
+    record = parent / EXPORT_PATH
+    if not record.is_file():  # written once: loads stay read-only
+        parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(str(export_dir))
     return parent / key
 
 
