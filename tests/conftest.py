@@ -21,7 +21,7 @@ from edge_gemma.cli import main
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_QUANTS = ("fp16", "int8", "int4")
 # Each needs a real export or checkpoint: minutes, once per session.
-EXPENSIVE = {"real_exports", "onnx_exports", "loaded", "real_checkpoint", "tiny_checkpoint"}
+EXPENSIVE = {"real_exports", "onnx_exports", "npu_export", "loaded", "real_checkpoint", "tiny_checkpoint"}
 
 
 def pytest_collection_modifyitems(items):
@@ -55,6 +55,16 @@ def real_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
         assert main(argv) == 0, f"export {quant} failed"
         exports[quant] = out
     return exports
+
+
+@pytest.fixture(scope="session")
+def npu_export(tmp_path_factory, cache_dir) -> Path:
+    """The real Gemma 3 270M exported at int4-npu (the NPU's format, data-aware) through the CLI."""
+    out = tmp_path_factory.mktemp("npu-export") / "gemma-3-270m-int4-npu"
+    argv = ["export", "--model", "gemma-3-270m", "--quant", "int4-npu", "--output", str(out),
+            "--cache-dir", str(cache_dir)]
+    assert main(argv) == 0, "export int4-npu failed"
+    return out
 
 
 @pytest.fixture(scope="session")
