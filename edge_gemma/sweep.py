@@ -21,8 +21,9 @@ from .errors import RecipeError
 from .recipes import QuantPreset, Recipe, parse_preset
 
 # When no --candidates file is given: the old data-free int4, the data-aware methods at the
-# group sizes that mattered, an NPU-legal one, the head apart from the layers, and int8
-# (docs/quality.md has what they measured).
+# group sizes that mattered, an NPU-legal one, the head apart from the layers (data-free and
+# with scale estimation), head and layers both int4 and data-aware, and int8 (docs/quality.md
+# has what they measured on both CPUs).
 DEFAULT_CANDIDATES = {
     "int4-sym-g128": {"weights": "int4", "sym": True, "group_size": 128},
     "int4-sym-g128-awq-se": {"weights": "int4", "sym": True, "group_size": 128, "awq": True, "scale_estimation": True},
@@ -31,6 +32,10 @@ DEFAULT_CANDIDATES = {
     "npu-int4-sym-g128-gptq-se": {"weights": "int4", "sym": True, "group_size": 128, "backup": "int8_sym",
                                   "gptq": True, "scale_estimation": True},
     "int8-head-int4-sym-g32": {"weights": "int8", "head": "int4_sym", "head_group_size": 32},
+    "int8-head-int4-asym-g32-se": {"weights": "int8", "head": "int4_asym", "head_group_size": 32,
+                                   "scale_estimation": True},
+    "int4-g32-gptq-se-head-int4-g32-se": {"weights": "int4", "group_size": 32, "gptq": True, "scale_estimation": True,
+                                          "head": "int4_asym", "head_group_size": 32},
     "int8": {"weights": "int8"},
 }
 
