@@ -153,7 +153,13 @@ def test_the_onnx_file_also_runs_in_openvino(onnx_exports):
     feed |= empty_past(session)
     expected = session.run(["logits"], feed)[0]
     got = compiled(feed)["logits"]
-    assert got.shape == expected.shape and got.argmax() == expected.argmax()
+    assert got.shape == expected.shape
+    # The same greedy pick, unless ONNX Runtime itself has a near-tie there: the int4 weights
+    # come from data-aware NNCF runs, which differ slightly between CPUs (on the Intel Xeon,
+    # 2026-12-01, ORT's top two were 0.014 apart and OpenVINO picked the second).
+    first, second = np.argsort(expected.ravel())[::-1][:2]
+    gap = expected.ravel()[first] - expected.ravel()[second]
+    assert got.argmax() == first or (gap < NEAR_TIE and got.argmax() == second), (got.argmax(), first, gap)
     # Both runtimes quantize activations for their int4 kernels, each its own way (ORT's
     # MatMulNBits at accuracy level 4, OpenVINO's dynamic quantization): seen 0.97 at most
     # over the 262144 logits, about 1 % of their range.
