@@ -10,6 +10,8 @@ A test that is slow without such a fixture says so with `@pytest.mark.slow`.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -28,6 +30,35 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if EXPENSIVE & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@contextlib.contextmanager
+def _f32_compute():
+    """Models loaded inside compute and keep their KV cache in f32 on CPU.
+
+    For tests of batching, whose point is that concurrent requests never mix: on CPUs with AMX
+    the default bf16 rounds a step of several sequences differently from a step of one, which
+    parts greedy answers at the int4 export's near-ties (Intel Xeon, 2026-12-01: 2 of 4 prompts
+    differed batched; in f32 all 4 were equal).
+    """
+    load_module = importlib.import_module("edge_gemma.runtime.load")
+    plain = load_module.device_config
+
+    def f32(*args, **kwargs):
+        config = plain(*args, **kwargs)
+        if args and args[0] == "CPU":
+            config.update(INFERENCE_PRECISION_HINT="f32", KV_CACHE_PRECISION="f32")
+        return config
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load_module, "device_config", f32)
+        yield
+
+
+@pytest.fixture(scope="session")
+def f32_compute():
+    """A context manager: models loaded inside it compute in f32 (see _f32_compute)."""
+    return _f32_compute
 
 
 @pytest.fixture(scope="session")

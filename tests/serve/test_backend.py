@@ -26,13 +26,16 @@ CHAT = [pb.Message(role=m["role"], content=m["content"]) for m in prompts.CONVER
 
 
 @pytest.fixture(scope="module")
-def backend(real_exports):
+def backend(real_exports, f32_compute):
     export = real_exports["int4"]
     server, servicer, port = start("127.0.0.1:0")
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     stub = pb_grpc.BackendStub(channel)
-    loaded = stub.LoadModel(pb.ModelOptions(Model=export.name, ModelFile=str(export), ModelPath=str(export.parent),
-                                            ContextSize=CONTEXT, Threads=2))
+    # Computed in f32, so that the concurrent clients' answers can be held to their answers
+    # alone exactly: in bf16 a batched step rounds differently (conftest._f32_compute).
+    with f32_compute():
+        loaded = stub.LoadModel(pb.ModelOptions(Model=export.name, ModelFile=str(export),
+                                                ModelPath=str(export.parent), ContextSize=CONTEXT, Threads=2))
     assert loaded.success, loaded.message
     yield stub, servicer, export, loaded
     channel.close()
