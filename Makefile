@@ -103,7 +103,7 @@ install-llama: install
 	echo "$$args" > $(VENV)/llama-build.txt
 
 # Everything, as CI runs it: real exports of the real Gemma 3 270M, each measured against its
-# reference (about 50 minutes on 2 cores).
+# reference (55 minutes on 2 cores of an Intel Xeon, docs/benchmarks.md).
 test: install
 	$(BIN)/python -m pytest
 
