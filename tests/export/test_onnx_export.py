@@ -154,9 +154,8 @@ def test_the_onnx_file_also_runs_in_openvino(onnx_exports):
     expected = session.run(["logits"], feed)[0]
     got = compiled(feed)["logits"]
     assert got.shape == expected.shape
-    # The same greedy pick, unless ONNX Runtime itself has a near-tie there: the int4 weights
-    # come from data-aware NNCF runs, which differ slightly between CPUs (on the Intel Xeon,
-    # 2026-12-01, ORT's top two were 0.014 apart and OpenVINO picked the second).
+    # The same greedy pick, unless ONNX Runtime itself has a near-tie there (the int4 export
+    # made on the Intel Xeon, 2026-12-01: ORT's top two 0.014 apart, OpenVINO picked the second).
     first, second = np.argsort(expected.ravel())[::-1][:2]
     gap = expected.ravel()[first] - expected.ravel()[second]
     assert got.argmax() == first or (gap < NEAR_TIE and got.argmax() == second), (got.argmax(), first, gap)
