@@ -73,43 +73,34 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+def _export_real(out: Path, quant: str, cache_dir: Path, fmt: str = "openvino") -> Path:
+    """The real Gemma 3 270M exported at `quant` to `out` through the CLI."""
+    argv = ["export", "--format", fmt, "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
+            "--cache-dir", str(cache_dir)]
+    assert main(argv) == 0, f"{fmt} export {quant} failed"
+    return out
+
+
 @pytest.fixture(scope="session")
 def real_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
     """The real Gemma 3 270M exported at fp16, int8 and int4 through the CLI (each with its
     LocalAI model.yaml beside it)."""
     root = tmp_path_factory.mktemp("exports")
-    exports = {}
-    for quant in REAL_QUANTS:
-        out = root / f"gemma-3-270m-{quant}"
-        argv = ["export", "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
-                "--cache-dir", str(cache_dir)]
-        assert main(argv) == 0, f"export {quant} failed"
-        exports[quant] = out
-    return exports
+    return {quant: _export_real(root / f"gemma-3-270m-{quant}", quant, cache_dir) for quant in REAL_QUANTS}
 
 
 @pytest.fixture(scope="session")
 def npu_export(tmp_path_factory, cache_dir) -> Path:
     """The real Gemma 3 270M exported at int4-npu (the NPU's format, data-aware) through the CLI."""
-    out = tmp_path_factory.mktemp("npu-export") / "gemma-3-270m-int4-npu"
-    argv = ["export", "--model", "gemma-3-270m", "--quant", "int4-npu", "--output", str(out),
-            "--cache-dir", str(cache_dir)]
-    assert main(argv) == 0, "export int4-npu failed"
-    return out
+    return _export_real(tmp_path_factory.mktemp("npu-export") / "gemma-3-270m-int4-npu", "int4-npu", cache_dir)
 
 
 @pytest.fixture(scope="session")
 def onnx_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
     """The real Gemma 3 270M exported to ONNX at int8 and int4 through the CLI."""
     root = tmp_path_factory.mktemp("onnx-exports")
-    exports = {}
-    for quant in ("int8", "int4"):
-        out = root / f"gemma-3-270m-{quant}-onnx"
-        argv = ["export", "--format", "onnx", "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
-                "--cache-dir", str(cache_dir)]
-        assert main(argv) == 0, f"ONNX export {quant} failed"
-        exports[quant] = out
-    return exports
+    return {quant: _export_real(root / f"gemma-3-270m-{quant}-onnx", quant, cache_dir, "onnx")
+            for quant in ("int8", "int4")}
 
 
 @pytest.fixture(scope="session")
