@@ -77,7 +77,7 @@ bench: install
 
 # Wall time and peak memory of each export step (docs/benchmarks.md).
 bench-export: install
-	$(BIN)/python -m edge_gemma.benchmark.export_time $(if $(MODEL),--model $(MODEL))
+	$(BIN)/edge-gemma bench-export $(if $(MODEL),--model $(MODEL))
 
 # Quality against the reference (KL, top-1, perplexity; `make export` already records it).
 eval: install
@@ -105,7 +105,7 @@ install-llama: install
 # Everything, as CI runs it: real exports of the real Gemma 3 270M, each measured against its
 # reference (55 minutes on 2 cores of an Intel Xeon, docs/benchmarks.md).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # The tests that need no real export or checkpoint (under 2 minutes).
 test-fast: install

@@ -1,4 +1,5 @@
-"""OpenVINO device names and what the NPU needs: one grammar and one rule for every caller.
+"""OpenVINO device names and what the NPU needs: one grammar and one rule for every caller;
+and the CPU's name, which every measurement records beside its figures.
 
 The recipe check (int4-npu presets), the runtime's device choice, the CLI flags and the
 LocalAI `main_gpu` check all read them from here. Plain data, no OpenVINO import.
@@ -6,7 +7,9 @@ LocalAI `main_gpu` check all read them from here. Plain data, no OpenVINO import
 
 from __future__ import annotations
 
+import platform
 import re
+from pathlib import Path
 
 from .errors import DeviceError
 
@@ -54,3 +57,13 @@ def npu_weight_problems(mode: str | None, ratio: float | None, group_size: int |
     if group_size not in NPU_GROUP_SIZES:
         problems.append(f"group size is {group_size}, not {' or '.join(map(str, NPU_GROUP_SIZES))}")
     return problems
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -13,14 +13,6 @@ DEFAULT_MODEL = "gemma-3-270m"
 DEFAULT_QUANT = "int4"
 EXPORTS_DIR = Path("exports")
 MODEL_YAML_DIR = Path("model_yaml")
-MODEL_XML = "openvino_model.xml"
-MODEL_ONNX = "model.onnx"
-# Export formats and the model file the runtime opens in each (export/driver.py has a
-# backend for each; a test keeps the two in step).
-MODEL_FILES = {"openvino": MODEL_XML, "onnx": MODEL_ONNX}
-FORMATS = tuple(MODEL_FILES)
-MANIFEST = "manifest.json"
-CARD = "README.md"  # the model card in every export folder (card.py)
 
 
 def export_name(model: str, quant: str, format: str = "openvino") -> str:

@@ -88,6 +88,7 @@ class Recipe:
     quant: Mapping[str, QuantPreset]
     file: str
     sha256: str
+    instruction_tuned: bool = True  # False for a base model: `chat` says it continues text instead
 
     def preset(self, level: str) -> QuantPreset:
         if level not in self.quant:
@@ -116,6 +117,8 @@ _REQUIRED = {
     "usecases": list,
     "quant": dict,
 }
+# Keys a recipe may leave out, and their defaults.
+_OPTIONAL = {"instruction_tuned": (bool, True)}
 _PRESET_TYPES = {f.name: f.type for f in fields(QuantPreset)}
 _PYTHON_TYPES = {"str": str, "bool": bool, "int": int, "float": (int, float)}
 
@@ -239,8 +242,11 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
 
     problems: list[str] = []
     for key in raw:
-        if key not in _REQUIRED:
-            problems.append(f"{key}: unknown key; valid keys: {', '.join(_REQUIRED)}")
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            problems.append(f"{key}: unknown key; valid keys: {', '.join([*_REQUIRED, *_OPTIONAL])}")
+    for key, (expected, _) in _OPTIONAL.items():
+        if key in raw and not _type_ok(raw[key], expected):
+            problems.append(f"{key}: expected {expected.__name__}, got {type(raw[key]).__name__} {raw[key]!r}")
     for key, expected in _REQUIRED.items():
         if key not in raw:
             problems.append(f"{key}: missing")
@@ -290,6 +296,7 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
         quant=MappingProxyType({level: presets[level] for level in QUANT_LEVELS}),
         file=str(path),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        **{key: raw.get(key, default) for key, (_, default) in _OPTIONAL.items()},
     )
 
 

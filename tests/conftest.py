@@ -2,7 +2,10 @@
 
 Expensive fixtures (EXPENSIVE below) are built once per test session: the real Gemma 3 270M
 (GGUF from PyPI) is converted once and exported once per quant level and format; tiny
-random-weight models of each Gemma family are built to cover their export paths. Every test
+random-weight models of each Gemma family are built to cover their export paths. An export
+that `make export` already wrote into exports/ from the same recipe, preset and source, by
+the same code and tools, measured on this CPU (export.driver.reusable), is copied instead of
+made again: CI's `make export` steps make the suite's int4 and ONNX int8 exports. Every test
 that uses one, directly or through another fixture, is marked `slow` here, so `make
 test-fast` (`pytest -m "not slow"`) runs the rest in under 2 minutes; `make test` runs all.
 A test that is slow without such a fixture says so with `@pytest.mark.slow`.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +25,7 @@ import pytest
 from edge_gemma.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
+MADE_BY_MAKE = Path(__file__).parent.parent / "exports"  # where `make export` writes
 REAL_QUANTS = ("fp16", "int8", "int4")
 # Each needs a real export or checkpoint: minutes, once per session.
 EXPENSIVE = {"real_exports", "onnx_exports", "npu_export", "loaded", "real_checkpoint", "tiny_checkpoint"}
@@ -69,12 +74,31 @@ def tokenization_cases() -> list[dict]:
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    """A fresh conversion cache, so the GGUF conversion itself is under test."""
+    """The conversion cache (GGUF conversions, NNCF statistics, reference logits).
+
+    EDGE_GEMMA_CACHE when set: .ci/run sets it to a fresh folder for its `make export` steps,
+    so a CI run converts the GGUF once, in this run, with this code, and the suite checks what
+    that conversion made. Otherwise a fresh one, so the conversion runs here."""
+    if os.environ.get("EDGE_GEMMA_CACHE"):
+        return Path(os.environ["EDGE_GEMMA_CACHE"])
     return tmp_path_factory.mktemp("cache")
 
 
 def _export_real(out: Path, quant: str, cache_dir: Path, fmt: str = "openvino") -> Path:
-    """The real Gemma 3 270M exported at `quant` to `out` through the CLI."""
+    """The real Gemma 3 270M exported at `quant` to `out` through the CLI, or a copy of the
+    same export `make export` already made (see the module docstring)."""
+    from edge_gemma.export.driver import ExportPlan, reusable
+    from edge_gemma.layout import export_name, model_yaml_beside
+    from edge_gemma.recipes import load_recipe
+    from edge_gemma.sources import parse_source
+
+    recipe = load_recipe("gemma-3-270m")
+    made = MADE_BY_MAKE / export_name(recipe.name, quant, fmt)
+    if reusable(made, ExportPlan.level(recipe, quant, fmt), parse_source(recipe.source)):
+        shutil.copytree(made, out)  # a copy: tests may write into their export
+        if model_yaml_beside(made).is_file():
+            shutil.copy(model_yaml_beside(made), model_yaml_beside(out))
+        return out
     argv = ["export", "--format", fmt, "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
             "--cache-dir", str(cache_dir)]
     assert main(argv) == 0, f"{fmt} export {quant} failed"

@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from edge_gemma.card import folder_name, ladder_table, render_card, write_card
+from edge_gemma.export.card import folder_name, ladder_table, render_card, write_card
 
 QUALITY = {"reference": "PyTorch fp32 (checkpoint)", "text": "built-in held-out text (4,180 tokens)",
            "tokens": 4096, "kl": 0.031, "kl_p99": 0.4123, "top1": 0.931, "ppl": 17.1, "ppl_reference": 16.4,

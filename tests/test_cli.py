@@ -238,13 +238,14 @@ def test_sigterm_is_handled_like_ctrl_c():
     script = textwrap.dedent("""
         import os, signal, sys, time
         import edge_gemma.cli as cli
+        from edge_gemma.commands import COMMANDS
 
         def killed(args):
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # the handler interrupts this
             return 0
 
-        cli.cmd_list = killed
+        COMMANDS["list"].run = killed
         before = signal.getsignal(signal.SIGTERM)
         code = cli.main(["list"])
         assert signal.getsignal(signal.SIGTERM) is before, "main left its SIGTERM handler installed"
@@ -256,12 +257,37 @@ def test_sigterm_is_handled_like_ctrl_c():
 
 
 def test_a_command_whose_extra_is_not_installed_says_which(monkeypatch, capsys):
-    import edge_gemma.cli as cli
+    from edge_gemma.commands import COMMANDS
 
     def needs_torch(args):
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr(cli, "cmd_list", needs_torch)
+    monkeypatch.setattr(COMMANDS["list"], "run", needs_torch)
     assert main(["list"]) == 1
     line = _one_line_error(capsys)
     assert "`edge-gemma list` needs torch" in line and "pip install 'edge-gemma[export]'" in line
+
+
+def test_chat_on_the_base_model_says_so_on_its_one_load_line(real_exports, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Hi\n"))
+    assert main(["chat", str(real_exports["int4"]), "--max-new-tokens", "48"]) == 0
+    loaded = capsys.readouterr().err.splitlines()[0]
+    assert loaded.startswith("edge-gemma: EdgeModel(gemma-3-270m int4")
+    assert "gemma-3-270m is a base model: it continues text rather than answering" in loaded
+    assert "make export MODEL=gemma-3-270m-it" in loaded
+
+
+def test_generate_stops_a_reply_that_repeats_itself(real_exports, capsys):
+    # A prompt that is already a loop: a base model carries it on, on any CPU.
+    prompt = "Hi-quality " * 12
+    argv = ["generate", str(real_exports["int4"]), prompt, "--max-new-tokens", "200"]
+    assert main(argv) == 0
+    stopped = capsys.readouterr()
+    assert "stopped: the answer repeats itself verbatim" in stopped.err
+    assert main([*argv, "--keep-repeats"]) == 0
+    kept = capsys.readouterr()
+    assert "repeats itself" not in kept.err
+    assert len(stopped.out) < len(kept.out) / 2  # stopped after a few copies, not at the token limit
+    assert kept.out.startswith(stopped.out.rstrip("\n"))  # the same greedy text, cut short

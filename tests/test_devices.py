@@ -9,9 +9,9 @@ import pytest
 
 from edge_gemma.devices import DEVICE, NPU_RULE, kind, normalize_device, npu_weight_problems
 from edge_gemma.errors import DeviceError, RecipeError
-from edge_gemma.localai import model_config, problems
+from edge_gemma.export_folder import npu_problems
 from edge_gemma.recipes import load_recipe, parse_recipe
-from edge_gemma.runtime.device_config import npu_problems
+from edge_gemma.serve.localai import model_config, problems
 
 DEVICES = ["AUTO", "CPU", "GPU", "GPU.0", "GPU.1", "NPU", "AUTO:GPU,CPU", "HETERO:GPU.1,CPU", "MULTI:GPU,NPU"]
 NOT_DEVICES = ["TPU", "GPU.x", "GPU.", "CPU.0", "HETERO", "AUTO:", "AUTO:TPU", "", "GPU CPU"]

@@ -9,8 +9,8 @@ import yaml
 
 from edge_gemma.cli import main
 from edge_gemma.errors import LocalAIConfigError
-from edge_gemma.localai import model_config, problems, write_model_yaml
 from edge_gemma.recipes import load_recipe
+from edge_gemma.serve.localai import model_config, problems, write_model_yaml
 
 COMMITTED = Path(__file__).resolve().parents[1] / "model_yaml"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edge_gemma.cli import main
+from edge_gemma.commands.sweep import DEFAULT_CANDIDATES, pareto, read_candidates, table
 from edge_gemma.errors import RecipeError
-from edge_gemma.sweep import DEFAULT_CANDIDATES, pareto, read_candidates, table
 
 
 def test_default_candidates_are_valid_presets():

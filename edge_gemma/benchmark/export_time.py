@@ -1,16 +1,14 @@
-"""Measure `edge-gemma export`: wall time, peak RSS and model size per quant level.
+"""Measure `edge-gemma export`: wall time, peak RSS and model size per quant level
+(`edge-gemma bench-export`, `make bench-export`).
 
 Each step runs as its own process (os.wait4 gives that process's own peak RSS). The first
 step fetches/converts the recipe's source into an empty cache (for a GGUF: dequantize to a
 bf16 checkpoint and rebuild the tokenizer), once; the exports then reuse it, as a second
-`make export` does. Prints a Markdown table.
-
-    python -m edge_gemma.benchmark.export_time [--model gemma-3-270m] [--quant fp16 --quant int8 --quant int4]
+`make export` does. Returns a Markdown table.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -19,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..errors import EdgeGemmaError
 
 CONVERT = (
     "import sys; from pathlib import Path; from edge_gemma.recipes import load_recipe; "
@@ -34,7 +33,7 @@ def measured(cmd: list[str], what: str) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{what} failed; rerun it with `edge-gemma export` to see why")
+        raise EdgeGemmaError(f"{what} failed; rerun it with `edge-gemma export` to see why")
     print(f"{what}: {wall:.0f}s", file=sys.stderr, flush=True)
     return wall, usage.ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
 
@@ -48,21 +47,12 @@ def timed_export(model: str, quant: str, out: Path, cache: Path) -> str:
     return f"| {quant} | {wall:.0f} s | {rss:.2f} GB | {model_bin / 1e6:.0f} MB | {total / 1e6:.0f} MB |"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="gemma-3-270m")
-    parser.add_argument("--quant", action="append")
-    args = parser.parse_args()
-    quants = args.quant or ["fp16", "int8", "int4"]
+def export_times(model: str, quants: list[str]) -> str:
+    """The Markdown table: the source step once, then each quant level's export."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        wall, rss = measured([sys.executable, "-c", CONVERT, args.model, str(root / "cache")], "source")
+        wall, rss = measured([sys.executable, "-c", CONVERT, model, str(root / "cache")], "source")
         rows = [f"| source, once (cached after) | {wall:.0f} s | {rss:.2f} GB | | |"]
-        rows += [timed_export(args.model, q, root / q, root / "cache") for q in quants]
-    print(f"| {args.model} | wall time | peak RSS | openvino_model.bin | whole export |")
-    print("|---|---|---|---|---|")
-    print("\n".join(rows))
-
-
-if __name__ == "__main__":
-    main()
+        rows += [timed_export(model, q, root / q, root / "cache") for q in quants]
+    return "\n".join([f"| {model} | wall time | peak RSS | openvino_model.bin | whole export |", "|---|---|---|---|---|",
+                      *rows])

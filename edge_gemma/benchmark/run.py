@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ..errors import EdgeGemmaError
 from ..export.weights import bytes_per_token, gguf_bytes_per_token, read_weights
-from ..layout import MODEL_FILES, default_cache_dir
+from ..export_folder import MODEL_FILES, read_export
+from ..layout import default_cache_dir
 from ..runtime.engines import ENGINES, engine_class
-from ..runtime.export_info import read_export
 from ..runtime.tokenizer import export_tokenizer
+from ..texts.prompts import prompts
 from .end_to_end import end_to_end
-from .prompts import prompts
 
 
 def _measure(spec: dict) -> dict:
@@ -90,7 +90,7 @@ def benchmark(export_dir: Path, engines: list[str] | None, with_baselines: bool,
         if result["weight_mb_per_token"]:
             result["achieved_gb_per_s"] = round(result["weight_mb_per_token"] * result["decode_tokens_per_s"] / 1e3, 1)
         results[name] = result
-    report = {"export": str(info.dir), "model": info.model, "quant": info.quant, "device": device,
+    report = {"export": str(info.dir), "model": info.model, "quant": info.label, "device": device,
               "threads": threads, "runs": runs, "new_tokens": new_tokens, "engines": results, "skipped": skipped}
     if info.format == "openvino" and "genai" in engines and device == "CPU":
         log("end to end: `edge-gemma generate`, 16 new tokens, process start to exit")

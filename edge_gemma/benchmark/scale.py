@@ -1,7 +1,6 @@
 """Memory and time of an export at 2B-9B scale, on a random-weight checkpoint of a recipe's exact
 shape, built here shard by shard (a full `from_config` would need the model in fp32 memory).
-
-    python -m edge_gemma.benchmark.scale --model gemma-2-9b-it --quant int4 [--work DIR]
+`edge-gemma bench-scale --model gemma-2-9b-it --quant int4 [--work DIR] [--layers N]`.
 
 The export runs in its own process with quality measurement off (EVAL=0, as for such models);
 its anonymous memory (RssAnon: what a machine must really have; the checkpoint is
@@ -12,7 +11,6 @@ is not. Prints one Markdown row for docs/quality.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -88,30 +86,23 @@ def sample_memory(pid: int, peaks: dict, done: threading.Event) -> None:
         time.sleep(0.2)
 
 
-def main() -> None:
+def scale_row(model: str, quant: str, work: Path, layers: int | None = None) -> str:
+    """Build the random checkpoint (once, in `work`), export it, and return the Markdown row."""
+    from ..errors import EdgeGemmaError
     from ..layout import default_cache_dir
     from ..recipes import load_recipe
     from ..sources import parse_source, prepare_checkpoint
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=list(SHAPES), default="gemma-2-9b-it")
-    parser.add_argument("--quant", default="int4")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/edge-gemma-scale"))
-    parser.add_argument("--layers", type=int,
-                        help="keep only this many decoder layers (same widths and vocabulary): runs at a few "
-                             "depths give memory as a line in the depth, to extrapolate where the full model "
-                             "does not fit the machine")
-    args = parser.parse_args()
-    name = f"{args.model}-{args.layers}layers" if args.layers else args.model
-    checkpoint = args.work / f"{name}-random"
+    name = f"{model}-{layers}layers" if layers else model
+    checkpoint = work / f"{name}-random"
     if not checkpoint.is_dir():
         tokenizer = prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), default_cache_dir())
         print(f"building {checkpoint}", file=sys.stderr, flush=True)
-        build(args.model, checkpoint, tokenizer, args.layers)
-    out = args.work / f"{name}-{args.quant}"
+        build(model, checkpoint, tokenizer, layers)
+    out = work / f"{name}-{quant}"
     shutil.rmtree(out, ignore_errors=True)
-    preset = load_recipe(args.model).preset(args.quant)
-    cmd = [sys.executable, "-m", "edge_gemma", "export", "--model", args.model, "--quant", args.quant,
+    preset = load_recipe(model).preset(quant)
+    cmd = [sys.executable, "-m", "edge_gemma", "export", "--model", model, "--quant", quant,
            "--source", str(checkpoint), "--output", str(out), "--no-eval"]
     peaks: dict = {}
     done = threading.Event()
@@ -123,12 +114,8 @@ def main() -> None:
     done.set()
     wall = time.monotonic() - start
     if code != 0:
-        sys.exit(f"the export failed (exit {code})")
+        raise EdgeGemmaError(f"the export of {checkpoint} failed (exit {code}); run the command above to see why")
     ir_gb = sum(p.stat().st_size for p in out.glob("openvino_model.*")) / 1e9
     described = ", ".join(f"{k}={v}" for k, v in vars(preset).items() if v not in (False, "", 0.0))
-    print(f"| {name} (random weights) | {args.quant}: {described} | {wall:.0f} s | "
-          f"{peaks.get('RssAnon', 0) / 2**30:.1f} GB | {peaks.get('VmRSS', 0) / 2**30:.1f} GB | {ir_gb:.2f} GB |")
-
-
-if __name__ == "__main__":
-    main()
+    return (f"| {name} (random weights) | {quant}: {described} | {wall:.0f} s | "
+            f"{peaks.get('RssAnon', 0) / 2**30:.1f} GB | {peaks.get('VmRSS', 0) / 2**30:.1f} GB | {ir_gb:.2f} GB |")

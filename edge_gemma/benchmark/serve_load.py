@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import prompts
+from ..texts import prompts
 
 
 def _free_addr() -> str:

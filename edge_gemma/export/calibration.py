@@ -1,7 +1,7 @@
 """Calibration data for NNCF's data-aware methods, offline.
 
 Sources (a preset's `calibration` key, or the user's --calibration FILE): the built-in
-calibration text (edge_gemma/quality/data/calibration.txt, never used for evaluation), or
+calibration text (edge_gemma/texts/data/calibration.txt, never used for evaluation), or
 text the 16-bit model generates itself with NNCF's `generate_text_data` (NNCF calls it a
 fallback when no real text is at hand; its seeds are bare token ids, so the text starts
 anywhere). Text is cut into windows of WINDOW tokens, each starting with <bos>, and fed as
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quality.text import calibration_samples
+from ..texts import calibration_samples
 
 WINDOW = 128
 

@@ -6,9 +6,14 @@
                       on calibration text when the preset is data-aware (calibration.py)
     [4/7] check       the backend checks the result; bitwidths are read back (weights.py)
     [5/7] manifest    manifest.json beside the model (manifest.py)
-    [6/7] quality     the export against its reference (quality/), into the manifest; a
-                      recipe's max_kl fails the export above it
+    [6/7] quality     the export against its reference, into the manifest; a recipe's max_kl
+                      fails the export above it. The measurement is quality.evaluate, handed in
+                      by the command (QualityOptions.measure): quality/ runs the export through
+                      the runtime, two floors above this one
     [7/7] card        README.md, the export's model card (card.py)
+
+What to export is resolved once, by the command, into an ExportPlan (recipe, preset, and the
+name it goes by); nothing below looks the preset up again.
 
 Everything is built in a hidden staging folder beside the target and renamed into place at
 the end (files.py), so a failed or interrupted export leaves nothing behind.
@@ -20,21 +25,23 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..card import write_card
+from ..devices import cpu_name
 from ..errors import ExportError, QualityError
+from ..export_folder import FORMATS, label, read_manifest, save_manifest
 from ..files import check_writable_parent, staged_directory
 from ..hf_logging import quiet_transformers
-from ..layout import FORMATS
 from ..recipes import QuantPreset, Recipe
 from ..sources import Source, prepare_checkpoint
 from . import calibration
+from .card import summary_line, write_card
 from .checkpoint import check_family, checkpoint_view
 from .compression import head_arguments, nncf_arguments
-from .manifest import save_manifest, tool_versions, write_manifest
+from .manifest import code_fingerprint, tool_versions, write_manifest
 from .onnx.backend import ONNXBackend
 from .openvino import OpenVINOBackend
 from .weights import bitwidth_stats, bytes_per_token, read_weights
@@ -71,7 +78,7 @@ class Backend(Protocol):
         """Raise ExportError if the written model is not what the runtime expects."""
 
 
-# One per layout.FORMATS (tests/export/test_driver.py keeps the two in step).
+# One per export_folder.FORMATS (tests/export/test_driver.py keeps the two in step).
 BACKENDS: dict[str, Backend] = {"openvino": OpenVINOBackend(), "onnx": ONNXBackend()}
 
 
@@ -91,6 +98,34 @@ class StepLog:
 
 
 @dataclass(frozen=True)
+class ExportPlan:
+    """What to export, resolved once by the command that asked for it."""
+
+    recipe: Recipe
+    preset: QuantPreset
+    quant: str | None  # the recipe's quant level; None for a sweep candidate
+    label: str  # what the export is called: the quant level, or the candidate's name
+    format: str = "openvino"
+
+    def __post_init__(self):
+        if self.format not in BACKENDS:
+            raise ExportError(f"unknown format {self.format!r}; choose one of: {', '.join(FORMATS)}")
+        refused = BACKENDS[self.format].refuse(self.preset)
+        if refused:
+            raise ExportError(refused)
+
+    @classmethod
+    def level(cls, recipe: Recipe, quant: str, format: str = "openvino") -> ExportPlan:
+        """A quant level of the recipe; an unknown level or format fails here, before any work."""
+        return cls(recipe, recipe.preset(quant), quant, quant, format)
+
+    @classmethod
+    def candidate(cls, recipe: Recipe, name: str, preset: QuantPreset) -> ExportPlan:
+        """A sweep candidate: a preset of its own, under its own name (OpenVINO)."""
+        return cls(recipe, preset, None, name)
+
+
+@dataclass(frozen=True)
 class Converted:
     """An uncompressed model already written (the sweep converts once, exports many times)."""
 
@@ -101,11 +136,30 @@ class Converted:
 
 @dataclass(frozen=True)
 class QualityOptions:
-    evaluate: bool = True  # measure against the reference (step 6); off for models too big to run twice
+    # Step 6: quality.evaluate, or None to skip it (for models too big to run twice). Its
+    # arguments: the export folder, then text, text_name, checkpoint (the reference) and
+    # ir16 (the 16-bit IR, the reference when PyTorch fp32 would not fit) by keyword.
+    measure: Callable[..., dict] | None = None
     text: str | None = None  # evaluation text; None: the built-in held-out text
     text_name: str | None = None
     calibration_file: Path | None = None  # the user's calibration text for data-aware presets
     accept_quality: bool = False  # keep an export above its recipe's max_kl
+
+
+def reusable(folder: Path, plan: ExportPlan, source: Source) -> dict | None:
+    """The manifest of a finished export in `folder` of this very plan and source, made by the
+    same code and tools and measured on this CPU; else None. What a sweep re-run (--reuse) and
+    the test suite after `make export` keep instead of exporting again."""
+    try:
+        m = read_manifest(folder)
+    except (OSError, ValueError):
+        return None
+    made = (m.get("recipe", {}).get("sha256"), m.get("format"), label(m), m.get("compression", {}).get("preset"),
+            m.get("source", {}).get("kind"), m.get("source", {}).get("location"), m.get("code"), m.get("tools"),
+            (m.get("quality") or {}).get("cpu"))
+    wanted = (plan.recipe.sha256, plan.format, plan.label, vars(plan.preset), source.kind, source.location,
+              code_fingerprint(), tool_versions(), cpu_name())
+    return m if made == wanted else None
 
 
 def convert(backend: Backend, view: Path, out: Path, reuse: Converted | None) -> tuple[str, dict | None]:
@@ -130,7 +184,7 @@ def calibration_data(backend: Backend, preset: QuantPreset, view: Path, src: Pat
         return None, None, None
     from transformers import AutoTokenizer
 
-    from ..quality.text import read_text_file
+    from ..texts import read_text_file
 
     if options.calibration_file is not None:
         texts, described = [read_text_file(options.calibration_file, "calibration")], str(options.calibration_file)
@@ -159,42 +213,33 @@ def calibration_data(backend: Backend, preset: QuantPreset, view: Path, src: Pat
     return dataset, statistics, entry
 
 
-def measure_quality(result: Path, manifest: dict, preset: QuantPreset, quant: str, view: Path, ir16: Path | None,
+def measure_quality(result: Path, manifest: dict, plan: ExportPlan, view: Path, ir16: Path | None,
                     options: QualityOptions, log) -> dict:
     """Step 6: the quality section, written into the manifest; the recipe's gate."""
-    from ..quality import evaluate, summary_line
-
-    quality = evaluate(result, text=options.text, text_name=options.text_name, checkpoint=view, ir16=ir16)
+    quality = options.measure(result, text=options.text, text_name=options.text_name, checkpoint=view, ir16=ir16)
     manifest["quality"] = quality
     save_manifest(result, manifest)
     log.info(summary_line(quality))
+    preset = plan.preset
     if preset.max_kl and quality["kl"] > preset.max_kl and not options.accept_quality:
-        better = BETTER.get(quant)
+        better = BETTER.get(plan.quant)
         raise QualityError(
-            f"{manifest['model']} {quant}: KL {quality['kl']:.3g} from the reference is above the recipe's max_kl "
+            f"{manifest['model']} {plan.label}: KL {quality['kl']:.3g} from the reference is above the recipe's max_kl "
             f"{preset.max_kl}; " + (f"export QUANT={better} for a closer model, " if better else "")
             + "or pass --accept-quality to keep it")
     return quality
 
 
-def run_export(recipe: Recipe, quant: str, source: Source, output: Path, cache_dir: Path, *,
-               format: str = "openvino", force: bool = False, log: StepLog | None = None,
-               preset: QuantPreset | None = None, converted: Converted | None = None,
+def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, *, force: bool = False,
+               log: StepLog | None = None, converted: Converted | None = None,
                quality: QualityOptions = QualityOptions()) -> dict:
-    """Export `recipe` at `quant` from `source` into `output`; return the manifest written there.
-
-    `preset` replaces the recipe's preset for `quant` (the sweep's candidates)."""
-    if format not in BACKENDS:
-        raise ExportError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    """Export `plan` from `source` into `output`; return the manifest written there."""
+    recipe, preset, format = plan.recipe, plan.preset, plan.format
     backend = BACKENDS[format]
-    preset = preset or recipe.preset(quant)
-    refused = backend.refuse(preset)
-    if refused:
-        raise ExportError(refused)
     if output.exists() and not force:
         raise ExportError(f"{output} already exists; pass FORCE=1 (or --force) to replace it")
     check_writable_parent(output)
-    log = log or StepLog(7 if quality.evaluate else 6)
+    log = log or StepLog(7 if quality.measure else 6)
 
     log.step(f"source: {source.kind} {source.location}")
     with quiet_transformers():
@@ -226,7 +271,8 @@ def run_export(recipe: Recipe, quant: str, source: Source, output: Path, cache_d
         manifest = write_manifest(
             result,
             model=recipe.name,
-            quant=quant,
+            quant=plan.quant,
+            **({"candidate": plan.label} if plan.quant is None else {}),
             format=format,
             recipe=recipe.as_dict(),
             source={"kind": source.kind, "location": source.location, "checkpoint": str(checkpoint),
@@ -234,10 +280,10 @@ def run_export(recipe: Recipe, quant: str, source: Source, output: Path, cache_d
             compression=compression,
             **({format: facts} if facts is not None else {}),
         )
-        if quality.evaluate:
+        if quality.measure:
             log.step("measuring quality against the reference (edge-gemma eval)")
             ir16 = uncompressed if format == "openvino" and preset.weights != "fp16" else None
-            measure_quality(result, manifest, preset, quant, view, ir16, quality, log)
+            measure_quality(result, manifest, plan, view, ir16, quality, log)
         shutil.rmtree(uncompressed)
         log.step("writing the model card (README.md)")
         write_card(result, manifest)

@@ -4,13 +4,16 @@ Its file list leaves out the manifest and the model card (README.md), which are 
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from ..export_folder import CARD, MANIFEST, save_manifest
 from ..files import file_sha256
-from ..layout import CARD, MANIFEST
+
+PACKAGE = Path(__file__).resolve().parent.parent  # edge_gemma/
 
 TOOLS = ("edge-gemma", "openvino", "openvino-tokenizers", "openvino-genai", "nncf", "optimum",
          "optimum-intel", "transformers", "tokenizers", "torch", "gguf", "onnx", "onnxruntime")
@@ -24,6 +27,18 @@ def tool_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+@cache
+def code_fingerprint() -> str:
+    """A hash of the edge_gemma package's own files (its code and built-in texts). The package
+    version does not change between commits; this does, so two exports with the same
+    fingerprint, recipe, preset, source and tools were made the same way."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.suffix in (".py", ".txt", ".proto") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def file_entries(folder: Path) -> list[dict]:
@@ -41,17 +56,9 @@ def write_manifest(folder: Path, **sections) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **sections,
         "tools": tool_versions(),
+        "code": code_fingerprint(),
         "files": files,
         "total_bytes": sum(f["bytes"] for f in files),
     }
     save_manifest(folder, manifest)
     return manifest
-
-
-def save_manifest(folder: Path, manifest: dict) -> None:
-    """Write an updated manifest (a quality section added) as it is."""
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-
-
-def read_manifest(folder: Path) -> dict:
-    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))

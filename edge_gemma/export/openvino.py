@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import ExportError
-from ..layout import MODEL_XML
+from ..export_folder import MODEL_XML
 from ..recipes import QuantPreset
 from .calibration import openvino_inputs
 from .compression import compress

@@ -3,38 +3,31 @@
 The held-out text is cut into chunks of CHUNK tokens, each starting with <bos>; both models
 see every chunk, and every position after the first is scored (metrics.py has the
 definitions, llama.cpp's). Greedy agreement: the first GREEDY_TOKENS greedy tokens of the
-reference and of the export run by the runtime's default engine, on a few prompts.
+reference and of the export run by the runtime's default engine, on a few prompts. The
+reference's side is computed once per checkpoint and text and cached (reference.py).
 """
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..benchmark.prompts import ACCURACY_PROMPTS
+from ..devices import cpu_name
 from ..errors import QualityError
-from ..runtime.export_info import read_export
+from ..export_folder import read_export
+from ..layout import default_cache_dir
+from ..texts import heldout_text
+from ..texts.prompts import ACCURACY_PROMPTS
 from .metrics import Scores, greedy_agreement
-from .models import export_model, reference_model
-from .text import heldout_text
+from .models import export_model
+from .reference import reference
 
 CHUNK = 512  # Gemma 3's sliding window: every model sees the whole chunk the same way
 GREEDY_TOKENS = 32
 GREEDY_PROMPTS = ACCURACY_PROMPTS[:4]
 MIN_TOKENS = 2 * CHUNK
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def chunks(ids: list[int], bos: int) -> list[list[int]]:
@@ -43,10 +36,12 @@ def chunks(ids: list[int], bos: int) -> list[list[int]]:
 
 
 def evaluate(export_dir: Path, *, text: str | None = None, text_name: str | None = None,
-             checkpoint: Path | None = None, ir16: Path | None = None, threads: int | None = None) -> dict:
+             checkpoint: Path | None = None, ir16: Path | None = None, threads: int | None = None,
+             cache_dir: Path | None = None) -> dict:
     """The export's `quality` section: metrics.Scores' figures plus greedy agreement and what
     was compared. `checkpoint` defaults to the one the manifest names; `ir16` (a 16-bit IR
-    folder) is the reference when PyTorch fp32 would not fit in memory."""
+    folder) is the reference when PyTorch fp32 would not fit in memory; `cache_dir` holds the
+    reference's cached logits (default: the edge-gemma cache)."""
     from transformers import AutoTokenizer
 
     from ..runtime import load
@@ -56,33 +51,33 @@ def evaluate(export_dir: Path, *, text: str | None = None, text_name: str | None
         checkpoint = Path(info.manifest["source"]["checkpoint"])
     tokenizer = AutoTokenizer.from_pretrained(export_dir)
     if text is None:
-        text, text_name = heldout_text(), "built-in held-out text (edge_gemma/quality/data/heldout.txt)"
+        text, text_name = heldout_text(), "built-in held-out text (edge_gemma/texts/data/heldout.txt)"
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) < MIN_TOKENS:
         raise QualityError(f"the evaluation text has {len(ids)} tokens; give at least {MIN_TOKENS} (--text FILE)")
 
-    reference = reference_model(checkpoint, ir16)
-    if reference is None:
-        raise QualityError(f"the reference checkpoint {checkpoint} is gone; re-export to rebuild it, "
-                           "or pass --checkpoint DIR (the Hugging Face folder the export was made from)")
+    bos = tokenizer.bos_token_id
+    pieces = chunks(ids, bos)
+    prompts = [[bos] + tokenizer(p, add_special_tokens=False)["input_ids"] for p in GREEDY_PROMPTS]
+    ref = reference(checkpoint, ir16, pieces, prompts, GREEDY_TOKENS, cache_dir or default_cache_dir(),
+                    log=lambda msg: print(f"      {msg}", file=sys.stderr, flush=True))
     model = export_model(export_dir, info, threads)
     scores = Scores()
-    for chunk in tqdm(chunks(ids, tokenizer.bos_token_id), desc="evaluating", unit="chunk", file=sys.stderr):
-        scores.add(reference.logits(chunk)[:-1], model.logits(chunk)[:-1], chunk[1:])
-    prompts = [[tokenizer.bos_token_id] + tokenizer(p, add_special_tokens=False)["input_ids"] for p in GREEDY_PROMPTS]
-    expected = [reference.greedy(p, GREEDY_TOKENS) for p in prompts]
-    describe, precision = reference.describe, model.precision
-    del reference, model  # the runtime loads the export again, its own way
+    for chunk, expected_logits in tqdm(list(zip(pieces, ref.logits)), desc="evaluating", unit="chunk",
+                                       file=sys.stderr):
+        scores.add(expected_logits, model.logits(chunk)[:-1], chunk[1:])
+    precision = model.precision
+    del model  # the runtime loads the export again, its own way
 
     runtime = load(export_dir, device="CPU", threads=threads)
     agreed = [greedy_agreement(want, runtime.generate_tokens(p, max_new_tokens=GREEDY_TOKENS, ignore_eos=True))
-              for p, want in zip(prompts, expected)]
+              for p, want in zip(prompts, ref.greedy)]
     return {
         **scores.result(),
         "greedy_agreement": round(sum(agreed) / len(agreed), 2),
         "greedy_tokens": GREEDY_TOKENS,
         "greedy_per_prompt": agreed,
-        "reference": describe,
+        "reference": ref.describe,
         "text": f"{text_name} ({len(ids)} tokens, chunks of {CHUNK})",
         "device": "CPU",
         "cpu": cpu_name(),

@@ -58,9 +58,3 @@ class Scores:
 def greedy_agreement(reference: list[int], export: list[int]) -> int:
     """How many leading tokens two greedy continuations share."""
     return next((i for i, (a, b) in enumerate(zip(reference, export)) if a != b), min(len(reference), len(export)))
-
-
-def summary_line(quality: dict) -> str:
-    """quality vs reference: KL 0.031, top-1 93 %, perplexity +2.4 %"""
-    return (f"quality vs reference: KL {quality['kl']:.3g}, top-1 {quality['top1'] * 100:.0f} %, "
-            f"perplexity {(quality['ppl_ratio'] - 1) * 100:+.1f} %")

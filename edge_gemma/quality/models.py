@@ -5,7 +5,7 @@ Reference: the PyTorch checkpoint in fp32 (eager attention, as the Gemma 3 model
 advises for exact results) when it fits in memory, else the 16-bit IR with f32 inference
 precision. Export: the compressed IR compiled with the runtime's own CPU properties, so its
 precision is what users get (bf16 on CPUs with AVX512_BF16/AMX), or the ONNX model through
-ONNX Runtime one token at a time (our ONNX graphs return the last position's logits only).
+ONNX Runtime (OnnxModel: every position in one call, like the IR).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..layout import MODEL_ONNX, MODEL_XML
+from ..export_folder import MODEL_ONNX, MODEL_XML
 
 # Room left for the logits of a chunk, the export and the Python process (bytes).
 HEADROOM = 3 * 2**30
@@ -95,40 +95,52 @@ class IRModel:
 
 
 class OnnxModel:
+    """The ONNX export through ONNX Runtime. Its graph returns the last position's logits only,
+    so this runs a copy of it without that last-position Slice (every weight and every other node
+    the same; export/onnx/rewrite.every_position_logits): one call per chunk gives every
+    position's logits, as the IR's does, instead of one call per token."""
+
     def __init__(self, path: Path, threads: int | None = None):
+        import tempfile
+
         import onnxruntime as ort
 
+        from ..export.onnx.rewrite import every_position_logits
         from ..runtime.engines.ort import empty_past
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.empty_past = empty_past
+        with tempfile.TemporaryDirectory(prefix="edge-gemma-eval-") as tmp:
+            # ONNX Runtime has read the graph and its weights when the session exists.
+            self.session = ort.InferenceSession(str(every_position_logits(path, Path(tmp))), options,
+                                                providers=["CPUExecutionProvider"])
+        self.past = empty_past(self.session)
         self.precision = "f32"
 
     def logits(self, ids: list[int]) -> np.ndarray:
-        past, rows = self.empty_past(self.session), []
-        for n, token in enumerate(ids):
-            logits, *present = self.session.run(None, {"input_ids": np.array([[token]], np.int64),
-                                                       "attention_mask": np.ones((1, n + 1), np.int64), **past})
-            past = dict(zip(past, present))
-            rows.append(logits[0, -1])
-        return np.stack(rows)
+        feed = {"input_ids": np.array([ids], np.int64), "attention_mask": np.ones((1, len(ids)), np.int64),
+                **self.past}
+        return self.session.run(["logits"], feed)[0][0]
+
+
+def reference_kind(checkpoint: Path | None, ir16: Path | None) -> str | None:
+    """Which reference an evaluation runs: "pytorch-fp32" when the checkpoint is there and fits in
+    memory, else "ir16-f32" (the 16-bit IR with f32 inference precision); None when neither is
+    at hand (the caller says how to get one)."""
+    if checkpoint is not None and checkpoint.is_dir():
+        if fp32_bytes(checkpoint) + HEADROOM < available_memory() or ir16 is None:
+            return "pytorch-fp32"
+    return "ir16-f32" if ir16 is not None else None
 
 
 def reference_model(checkpoint: Path | None, ir16: Path | None):
-    """PyTorch fp32 when the checkpoint is there and fits in memory, else the 16-bit IR in f32.
-
-    Returns None when neither is at hand (the caller says how to get one).
-    """
-    if checkpoint is not None and checkpoint.is_dir():
-        if fp32_bytes(checkpoint) + HEADROOM < available_memory() or ir16 is None:
-            return TorchReference(checkpoint)
-    if ir16 is not None:
-        return IRModel(ir16 / MODEL_XML, {"INFERENCE_PRECISION_HINT": "f32"},
-                       describe="the 16-bit IR with f32 inference precision (PyTorch fp32 would not fit in memory)")
-    return None
+    """The model reference_kind names, loaded."""
+    kind = reference_kind(checkpoint, ir16)
+    if kind == "pytorch-fp32":
+        return TorchReference(checkpoint)
+    return IRModel(ir16 / MODEL_XML, {"INFERENCE_PRECISION_HINT": "f32"},
+                   describe="the 16-bit IR with f32 inference precision (PyTorch fp32 would not fit in memory)")
 
 
 def export_model(folder: Path, info, threads: int | None):

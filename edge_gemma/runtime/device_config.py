@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..devices import kind, npu_weight_problems
+from ..devices import kind
 from ..errors import DeviceError
 
 HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
@@ -31,17 +31,6 @@ def available_devices() -> list[str]:
     import openvino as ov
 
     return list(ov.Core().available_devices)
-
-
-def npu_problems(compression: dict | None) -> list[str]:
-    """Why an export's weights cannot run on the NPU (empty when they can).
-
-    `compression` is the manifest's "nncf" section (None for fp16); the rule itself is
-    `devices.npu_weight_problems`, the same one the recipe check uses.
-    """
-    if not compression:
-        return ["its weights are not compressed to int4"]
-    return npu_weight_problems(compression.get("mode"), compression.get("ratio"), compression.get("group_size"))
 
 
 def choose_device(requested: str, available: list[str], npu_ready: bool, npu_engine: bool) -> DeviceChoice:

@@ -12,17 +12,24 @@ from pathlib import Path
 
 from ..devices import kind
 from ..errors import RuntimeCheckError
+from ..export_folder import ExportInfo, read_export
 from ..layout import default_cache_dir
 from .compiled_cache import compiled_cache_dir
-from .device_config import (attention_backend, available_devices, choose_device, default_dynamic_quant_group,
-                            device_config, ort_device)
+from .device_config import (
+    DeviceChoice,
+    attention_backend,
+    available_devices,
+    choose_device,
+    default_dynamic_quant_group,
+    device_config,
+    ort_device,
+)
 from .engines import engine_class
 from .engines.batched import BatchedGenaiEngine
-from .export_info import read_export
 from .model import EdgeModel
 
 
-def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None, *,
+def load(export: str | Path | ExportInfo, device: str | DeviceChoice = "AUTO", engine: str | None = None, *,
          threads: int | None = None, hint: str | None = None, cache_dir: str | Path | None = None,
          compiled_cache: bool = True, kv_cache_precision: str | None = None,
          dynamic_quant_group: int | None = None, max_prompt_len: int | None = None,
@@ -30,8 +37,11 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
          attention: str | None = None) -> EdgeModel:
     """Load an export to generate with.
 
-    device: AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU. engine: genai (default)
-    or optimum for OpenVINO exports; ort (the only one, CPU, threads only) for ONNX exports.
+    export: its folder, or the ExportInfo a caller already read (export_folder.read_export).
+    device: AUTO (GPU, then NPU, then CPU), CPU, GPU, GPU.<n> or NPU; or a DeviceChoice a caller
+    already made (device_config.choose_device), used as it is, reason included.
+    engine: genai (default) or optimum for OpenVINO exports; ort (the only one, CPU, threads
+    only) for ONNX exports.
     threads, kv_cache_precision, dynamic_quant_group (default: chosen from the export's int4
     group size): CPU only. max_prompt_len, min_response_len: NPU only.
     compiled_cache: keep the compiled model on disk so the next start skips compilation (every
@@ -43,19 +53,20 @@ def load(export_dir: str | Path, device: str = "AUTO", engine: str | None = None
     attention: openvino-genai's attention backend, SDPA or PA (default: chosen per use,
     device_config.attention_backend).
     """
-    info = read_export(export_dir)
+    info = export if isinstance(export, ExportInfo) else read_export(export)
     engine_cls = engine_class(engine, info.format)
     if batched:
         if engine_cls.name != "genai":
             raise RuntimeCheckError(f"batched decoding is engine genai's, not {engine_cls.name}'s; drop batched")
         engine_cls = BatchedGenaiEngine
     if engine_cls.format == "onnx":
-        choice, config = ort_device(device, threads=threads, hint=hint, kv_cache_precision=kv_cache_precision,
+        requested = device.device if isinstance(device, DeviceChoice) else device
+        choice, config = ort_device(requested, threads=threads, hint=hint, kv_cache_precision=kv_cache_precision,
                                     dynamic_quant_group=dynamic_quant_group, max_prompt_len=max_prompt_len,
                                     min_response_len=min_response_len)
     else:
-        choice = choose_device(device, available_devices(), npu_ready=not info.npu_problems,
-                               npu_engine="NPU" in engine_cls.devices)
+        choice = device if isinstance(device, DeviceChoice) else choose_device(
+            device, available_devices(), npu_ready=not info.npu_problems, npu_engine="NPU" in engine_cls.devices)
         if compiled_cache:
             root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "compiled"
             cache_dir = compiled_cache_dir(root, info.dir, info.manifest)

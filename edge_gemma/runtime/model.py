@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import GenerationError, RuntimeCheckError
-from .options import GenerationOptions
+from .options import GenerationOptions, repeats_itself
 from .text_stream import TextStream
 
 ROLES = ("system", "user", "assistant", "model")
@@ -31,6 +31,7 @@ class Stats:
     new_tokens: int = 0
     ttft_s: float = 0.0
     total_s: float = 0.0
+    repeated: bool = False  # stop_repeats ended a reply that repeated itself verbatim
     token_times: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -62,7 +63,7 @@ class EdgeModel:
         return self.engine.device
 
     def __repr__(self) -> str:
-        return f"EdgeModel({self.info.model} {self.info.quant}, engine={self.engine.name}, device={self.device})"
+        return f"EdgeModel({self.info.model} {self.info.label}, engine={self.engine.name}, device={self.device})"
 
     # --- completion -------------------------------------------------------------------------
     def generate(self, prompt: str, *, on_text: Callable[[str], None] | None = None, **options) -> str:
@@ -207,10 +208,13 @@ class EdgeModel:
                 return True
             if not opts.stop and on_text is None:
                 stream.ids.append(token)
-                return False
-            piece, stopped = stream.push(token)
-            if piece and on_text is not None and on_text(piece):
-                return True  # the callback asked to stop
+                stopped = False
+            else:
+                piece, stopped = stream.push(token)
+                if piece and on_text is not None and on_text(piece):
+                    return True  # the callback asked to stop
+            if opts.stop_repeats and not stopped and repeats_itself(stream.ids):
+                stats.repeated = stopped = True
             return stopped
 
         self.stats = stats

@@ -121,7 +121,7 @@ def inference_service(name: str, storage_uri: str, model_bytes: int) -> str:
 
 
 def _checked_export(export_dir: Path, device: str):
-    from ..runtime.export_info import read_export
+    from ..export_folder import read_export
 
     info = read_export(export_dir)
     missing = [f for f in NEEDED if not (export_dir / f).is_file()]

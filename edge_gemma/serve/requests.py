@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..devices import normalize_device
 from ..errors import DeviceError, RuntimeCheckError
-from ..layout import MANIFEST
+from ..export_folder import MANIFEST
 from ..runtime.engines import ENGINES
 
 # The yaml's `options:` list entries ("key:value") this backend reads; anything else is refused,

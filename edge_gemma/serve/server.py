@@ -67,10 +67,10 @@ class Servicer(pb_grpc.BackendServicer):
 
     def _load_model(self, request) -> None:
         from ..devices import kind
+        from ..export_folder import read_export
         from ..runtime import load
         from ..runtime.device_config import available_devices, choose_device
         from ..runtime.engines import engine_class
-        from ..runtime.export_info import read_export
 
         settings = requests.load_settings(request)
         folder = requests.model_dir(request.Model, request.ModelFile, request.ModelPath)
@@ -81,10 +81,9 @@ class Servicer(pb_grpc.BackendServicer):
                                npu_engine="NPU" in engine.devices)
         threads = settings["threads"] if kind(choice.device) == "CPU" else None
         self.free()
-        model = load(folder, device=choice.device, engine=engine.name, threads=threads, hint=settings["hint"],
+        model = load(info, device=choice, engine=engine.name, threads=threads, hint=settings["hint"],
                      max_context=requests.context_size(request.ContextSize, info.context_size),
                      batched=engine.name == "genai" and kind(choice.device) != "NPU")
-        model.device_reason = choice.reason
         self.model, self.identity = model, request.Model
         print(f"edge-gemma backend: {model!r} from {folder}; {choice.reason}; context {model.context_size}",
               file=sys.stderr, flush=True)

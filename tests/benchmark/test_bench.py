@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from edge_gemma.benchmark.prompts import prompts
 from edge_gemma.cli import main
 from edge_gemma.export.weights import bytes_per_token, read_weights
+from edge_gemma.texts.prompts import prompts
 
 
 def test_weight_bytes_per_token(real_exports):

@@ -3,21 +3,24 @@ tiny random-weight Gemma 3 through the real export driver, NNCF and evaluation."
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 
 from edge_gemma.errors import ExportError, QualityError
-from edge_gemma.export.driver import QualityOptions, run_export
+from edge_gemma.export.driver import ExportPlan, QualityOptions, run_export
+from edge_gemma.quality import evaluate
 from edge_gemma.recipes import QuantPreset, load_recipe
 from edge_gemma.sources import parse_source
 
 RECIPE = "gemma-3-1b-it"
 
 
-def _export(checkpoint, out, preset, cache, fmt="openvino", **quality):
-    return run_export(load_recipe(RECIPE), "int4", parse_source(str(checkpoint)), out, cache, format=fmt,
-                      preset=preset, quality=QualityOptions(**quality))
+def _export(checkpoint, out, preset, cache, fmt="openvino", evaluate_it=True, **quality):
+    plan = ExportPlan(load_recipe(RECIPE), preset, "int4", "int4", fmt)
+    measure = functools.partial(evaluate, cache_dir=cache) if evaluate_it else None
+    return run_export(plan, parse_source(str(checkpoint)), out, cache, quality=QualityOptions(measure, **quality))
 
 
 @pytest.mark.parametrize("preset", [
@@ -28,7 +31,7 @@ def _export(checkpoint, out, preset, cache, fmt="openvino", **quality):
 ], ids=["awq-se", "gptq", "mixed-hessian", "int8-layers-int4-head"])
 def test_data_aware_openvino_export(tiny_checkpoint, tmp_path, preset):
     out = tmp_path / "out"
-    manifest = _export(tiny_checkpoint("gemma3_text"), out, preset, tmp_path / "cache", evaluate=False)
+    manifest = _export(tiny_checkpoint("gemma3_text"), out, preset, tmp_path / "cache", evaluate_it=False)
     calibration = manifest["compression"]["calibration"]
     assert calibration["source"] == "builtin" and 1 <= calibration["samples"] <= 8
     assert manifest["compression"]["nncf"]["subset_size"] == 8 if preset.weights == "int4" else True
@@ -43,10 +46,10 @@ def test_data_aware_openvino_export(tiny_checkpoint, tmp_path, preset):
 
 def test_statistics_are_cached_and_reused(tiny_checkpoint, tmp_path):
     preset = QuantPreset(weights="int4", sym=True, group_size=64, awq=True, scale_estimation=True, subset_size=8)
-    first = _export(tiny_checkpoint("gemma3_text"), tmp_path / "a", preset, tmp_path / "cache", evaluate=False)
+    first = _export(tiny_checkpoint("gemma3_text"), tmp_path / "a", preset, tmp_path / "cache", evaluate_it=False)
     saved = sorted(p.relative_to(tmp_path) for p in (tmp_path / "cache" / "nncf-statistics").rglob("*") if p.is_file())
     assert saved
-    second = _export(tiny_checkpoint("gemma3_text"), tmp_path / "b", preset, tmp_path / "cache", evaluate=False)
+    second = _export(tiny_checkpoint("gemma3_text"), tmp_path / "b", preset, tmp_path / "cache", evaluate_it=False)
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "cache" / "nncf-statistics").rglob("*")
                   if p.is_file()) == saved  # the same key: read back, not collected again
     bins = [(tmp_path / d / "openvino_model.bin").read_bytes() for d in ("a", "b")]
@@ -56,7 +59,7 @@ def test_statistics_are_cached_and_reused(tiny_checkpoint, tmp_path):
 def test_data_aware_onnx_export_and_refusals(tiny_checkpoint, tmp_path):
     preset = QuantPreset(weights="int4", group_size=64, awq=True, scale_estimation=True, subset_size=8)
     manifest = _export(tiny_checkpoint("gemma3_text"), tmp_path / "onnx", preset, tmp_path / "cache", fmt="onnx",
-                       evaluate=False)
+                       evaluate_it=False)
     assert manifest["compression"]["calibration"]["samples"] >= 1
     assert manifest["compression"]["nncf"]["awq"] is True
     for bad, message in ((QuantPreset(weights="int4", gptq=True), "not gptq"),

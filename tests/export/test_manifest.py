@@ -7,7 +7,8 @@ import json
 import re
 
 import edge_gemma
-from edge_gemma.export.manifest import TOOLS, read_manifest, write_manifest
+from edge_gemma.export.manifest import TOOLS, write_manifest
+from edge_gemma.export_folder import read_manifest
 
 
 def test_manifest_lists_every_file_but_itself(tmp_path):

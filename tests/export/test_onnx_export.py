@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import edge_gemma
-from edge_gemma.benchmark.prompts import ACCURACY_PROMPTS, reference_text
 from edge_gemma.cli import main
+from edge_gemma.texts.prompts import ACCURACY_PROMPTS, reference_text
 
 PROMPTS = ACCURACY_PROMPTS
 NEW_TOKENS = 16

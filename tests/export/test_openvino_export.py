@@ -9,8 +9,8 @@ import openvino as ov
 import pytest
 import torch
 
-from edge_gemma.benchmark.prompts import SMOKE_PROMPTS as PROMPTS
 from edge_gemma.recipes import load_recipe
+from edge_gemma.texts.prompts import SMOKE_PROMPTS as PROMPTS
 
 NEW_TOKENS = 8
 # Bound: the int8 export's first 8 greedy tokens equal the PyTorch model's for every prompt

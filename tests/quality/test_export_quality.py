@@ -42,7 +42,7 @@ def test_openvino_export_quality_is_recorded_and_within_bounds(real_exports, qua
 
 
 def test_npu_export_quality_is_recorded_and_within_bounds(npu_export):
-    from edge_gemma.runtime.export_info import read_export
+    from edge_gemma.export_folder import read_export
 
     q = _quality(npu_export)
     assert q["kl"] <= NPU_BOUNDS[0] and q["top1"] >= NPU_BOUNDS[1], q
@@ -63,7 +63,7 @@ def test_int8_is_closer_than_int4(real_exports):
 
 
 def test_eval_command_on_a_user_text(real_exports, tmp_path, capsys):
-    from edge_gemma.quality.text import heldout_text
+    from edge_gemma.texts import heldout_text
 
     text = tmp_path / "mine.txt"
     text.write_text(heldout_text()[: len(heldout_text()) // 3])  # about 1,600 tokens

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from edge_gemma.export.card import summary_line
 from edge_gemma.quality.evaluate import CHUNK, chunks
-from edge_gemma.quality.metrics import Scores, greedy_agreement, summary_line
+from edge_gemma.quality.metrics import Scores, greedy_agreement
 
 
 def test_identical_models_agree_perfectly():

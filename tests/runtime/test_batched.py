@@ -7,8 +7,8 @@ import threading
 import pytest
 
 import edge_gemma
-from edge_gemma.benchmark import prompts
 from edge_gemma.errors import RuntimeCheckError
+from edge_gemma.texts import prompts
 
 PROMPTS = prompts.ACCURACY_PROMPTS[:4]
 

@@ -6,8 +6,13 @@ import pytest
 
 from edge_gemma.devices import kind
 from edge_gemma.errors import DeviceError
-from edge_gemma.runtime.device_config import (attention_backend, choose_device, default_dynamic_quant_group, device_config,
-                                              npu_problems)
+from edge_gemma.export_folder import npu_problems
+from edge_gemma.runtime.device_config import (
+    attention_backend,
+    choose_device,
+    default_dynamic_quant_group,
+    device_config,
+)
 
 NPU_READY = {"mode": "int4_sym", "group_size": 128, "ratio": 1.0, "all_layers": False, "backup_mode": "int8_sym"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge_gemma.errors import RuntimeCheckError
-from edge_gemma.layout import FORMATS
+from edge_gemma.export_folder import FORMATS
 from edge_gemma.runtime.engines import DEFAULT_ENGINE, ENGINES, Engine, engine_class
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import edge_gemma
-from edge_gemma.benchmark import prompts
 from edge_gemma.errors import GenerationError, RuntimeCheckError
 from edge_gemma.runtime.options import GenerationOptions
+from edge_gemma.texts import prompts
 
 ENGINES = ("genai", "optimum", "ort")  # ort runs the ONNX export of the same model
 OPENVINO_ENGINES = ("genai", "optimum")

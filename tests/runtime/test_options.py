@@ -45,3 +45,33 @@ def test_seed_makes_samples_repeatable():
 
     assert draw(7) == draw(7)
     assert len(set(draw(7))) > 1  # high temperature really samples
+
+
+def test_a_reply_that_repeats_itself_verbatim_is_found():
+    from edge_gemma.runtime.options import repeats_itself
+
+    hi_quality = [3, 17, 99]  # "Hi", "-", "quality": the base model's answer to "Hi", 60 times over
+    assert repeats_itself([5, 6] + hi_quality * 11)  # 33 tokens of one block
+    assert not repeats_itself([5, 6] + hi_quality * 10)  # 30: not yet past REPEAT_TOKENS
+    assert repeats_itself([7] * 32) and not repeats_itself([7] * 31)
+    assert not repeats_itself(list(range(200)))  # varied text
+    assert repeats_itself(list(range(40)) * 4)  # a 40-token paragraph four times
+    assert not repeats_itself(list(range(40)) * 3)
+
+
+def test_checkpoint_sampling_defaults(tmp_path):
+    import json
+
+    from edge_gemma.runtime.options import checkpoint_sampling
+
+    assert checkpoint_sampling(tmp_path) == {}  # no generation_config.json: greedy
+    config = tmp_path / "generation_config.json"
+    config.write_text(json.dumps({"bos_token_id": 2, "eos_token_id": [1, 106]}))  # a GGUF-converted one
+    assert checkpoint_sampling(tmp_path) == {}
+    config.write_text(json.dumps({"do_sample": True, "top_k": 64, "top_p": 0.95}))  # Gemma 3's -it checkpoints
+    assert checkpoint_sampling(tmp_path) == {"temperature": 1.0, "top_k": 64, "top_p": 0.95}
+    config.write_text(json.dumps({"do_sample": True, "temperature": 0.7, "top_p": 1.0, "top_k": 0}))
+    assert checkpoint_sampling(tmp_path) == {"temperature": 0.7}
+    GenerationOptions(**checkpoint_sampling(tmp_path))  # valid options
+    config.write_text("{not json")
+    assert checkpoint_sampling(tmp_path) == {}

@@ -7,8 +7,8 @@ import pytest
 
 from edge_gemma.chat_formats import CHAT_FORMATS
 from edge_gemma.errors import GenerationError
-from edge_gemma.quality.text import heldout_text
 from edge_gemma.runtime.tokenizer import GenaiTokenizer, hf_tokenizer
+from edge_gemma.texts import heldout_text
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Hi"}],

@@ -14,11 +14,11 @@ import time
 import grpc
 import pytest
 
-from edge_gemma.benchmark import prompts
 from edge_gemma.runtime.engines.batched import BatchedGenaiEngine
 from edge_gemma.serve import backend_pb2 as pb
 from edge_gemma.serve import backend_pb2_grpc as pb_grpc
 from edge_gemma.serve.server import start
+from edge_gemma.texts import prompts
 
 CONTEXT = 512
 PROMPT = prompts.SMOKE_PROMPTS[0]

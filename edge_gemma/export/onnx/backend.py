@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from ...errors import ExportError
-from ...layout import MODEL_ONNX
+from ...export_folder import MODEL_ONNX
 from ...recipes import QuantPreset
 from ..calibration import onnx_inputs
 from ..compression import compress

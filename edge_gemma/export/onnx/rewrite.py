@@ -17,6 +17,8 @@ reads in OpenVINO and any ONNX runtime:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 BLOCK_SIZES = (128, 256, 64, 32, 16)  # MatMulNBits wants a power of two >= 16
@@ -155,3 +157,41 @@ def share_tied_lm_head(model) -> int:
                 graph.initializer.remove(q)
             return 1
     return 0
+
+
+def every_position_logits(src: Path, dst_dir: Path) -> Path:
+    """A copy of the ONNX decoder at `src` whose logits cover every input position, in `dst_dir`.
+
+    The decoder returns the last position's logits only (decoder.py): a Slice of the hidden
+    states just before the LM head. The quality measurement needs the logits of every position
+    of a chunk, and stepping the graph one token at a time to get them takes minutes; this copy
+    bypasses that one Slice, so one call over the chunk returns them all. Every other node and
+    weight is the same (the weights are not copied: the copy names the original external-data
+    file, linked beside it).
+    """
+    import onnx
+
+    model = onnx.load(src, load_external_data=False)
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    name = "logits"
+    # From the output back through the final softcap (Gemma 2: Div, Tanh, Mul) to the head.
+    node = producer[name]
+    while node.op_type not in ("MatMul", "MatMulNBits", "Gemm"):
+        node = producer[node.input[0]]
+    hidden = producer.get(node.input[0])
+    if hidden is None or hidden.op_type != "Slice":
+        raise ValueError(f"{src}: no last-position Slice before the LM head (found {hidden and hidden.op_type})")
+    node.input[0] = hidden.input[0]
+    graph.node.remove(hidden)
+    for output in graph.output:
+        if output.name == name:
+            output.type.tensor_type.shape.dim[1].dim_param = "sequence"
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for data in {d.value for init in graph.initializer for d in init.external_data if d.key == "location"}:
+        link = dst_dir / data
+        if not link.exists():
+            link.symlink_to((src.parent / data).resolve())
+    out = dst_dir / src.name
+    onnx.save(model, out)
+    return out

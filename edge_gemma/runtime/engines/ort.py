@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...layout import MODEL_ONNX
+from ...export_folder import MODEL_ONNX
 from .stepped import SteppedEngine
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge_gemma.errors import QualityError
-from edge_gemma.quality.text import DATA, calibration_samples, heldout_text, paragraphs, read_text_file
+from edge_gemma.texts import DATA, calibration_samples, heldout_text, paragraphs, read_text_file
 
 
 def test_heldout_text_is_long_and_varied():

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import yaml
 
-from .files import write_text_atomic
-from .layout import CARD, export_name
+from ..export_folder import CARD, label, model_file_bytes
+from ..files import write_text_atomic
+from ..layout import export_name
 
 README = CARD
 LICENSE_LINK = "https://ai.google.dev/gemma/terms"
 FORMAT_NAMES = {"openvino": "OpenVINO IR", "onnx": "ONNX"}
 # The runtime the format is made for, as manifest["tools"] names it.
 RUNTIME_TOOL = {"openvino": ("openvino", "OpenVINO"), "onnx": ("onnxruntime", "ONNX Runtime")}
-MODEL_FILE_PREFIXES = ("openvino_model", "model.onnx")  # model.onnx, model.onnx.data, model.onnx_data
 
 
 # Numbers --------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 # What the manifest says ------------------------------------------------------------------
 
 def folder_name(manifest: dict) -> str:
-    return manifest.get("name") or export_name(manifest["model"], manifest["quant"], manifest.get("format", "openvino"))
+    return manifest.get("name") or export_name(manifest["model"], label(manifest), manifest.get("format", "openvino"))
 
 
 def _base_model(manifest: dict) -> str:
@@ -70,12 +70,8 @@ def _base_model(manifest: dict) -> str:
 
 
 def _bitwidth(manifest: dict) -> str:
-    return manifest["quant"].split("-")[0]  # int4-npu -> int4
-
-
-def model_file_bytes(manifest: dict) -> int:
-    """Bytes of the model files themselves (IR or ONNX graph and weights), tokenizer excluded."""
-    return sum(f["bytes"] for f in manifest.get("files", []) if f["path"].startswith(MODEL_FILE_PREFIXES))
+    preset = manifest.get("compression", {}).get("preset") or {}
+    return preset.get("weights") or manifest["quant"].split("-")[0]  # int4-npu -> int4
 
 
 def _ratio(quality: dict) -> float | None:
@@ -108,7 +104,7 @@ def _intro(manifest: dict) -> str:
     versions = ", ".join(f"{label} {tools[key]}" for key, label in used if tools.get(key))
     text = (f"# {folder_name(manifest)}\n\n"
             f"[{base}](https://huggingface.co/{base}) exported to {FORMAT_NAMES.get(fmt, fmt)} with "
-            f"{manifest['quant']} weights, compressed by NNCF. Made by edge-gemma {tools.get('edge-gemma', '?')}"
+            f"{label(manifest)} weights, compressed by NNCF. Made by edge-gemma {tools.get('edge-gemma', '?')}"
             f"{f' ({versions})' if versions else ''} from {source.get('kind', '?')} `{source.get('location', '?')}`"
             f" on {manifest.get('created', '?')[:10]}.")
     description = manifest.get("recipe", {}).get("description")
@@ -142,6 +138,12 @@ def _compression(manifest: dict) -> str:
         parts.append("Weights by precision (NNCF's bitwidth distribution):\n\n"
                      + _table(("precision", "layers", "parameters", "share"), rows))
     return "\n\n".join(parts)
+
+
+def summary_line(quality: dict) -> str:
+    """quality vs reference: KL 0.031, top-1 93 %, perplexity +2.4 %"""
+    return (f"quality vs reference: KL {quality['kl']:.3g}, top-1 {quality['top1'] * 100:.0f} %, "
+            f"perplexity {(quality['ppl_ratio'] - 1) * 100:+.1f} %")
 
 
 def quality_section(manifest: dict) -> str:
@@ -226,7 +228,7 @@ def ladder_table(manifests: list[dict]) -> str:
     rows = []
     for m in sorted(manifests, key=lambda m: m.get("total_bytes", 0), reverse=True):
         q = m.get("quality") or {}
-        rows.append((folder_name(m), m.get("format", "openvino"), m["quant"], _mb(m.get("total_bytes")),
+        rows.append((folder_name(m), m.get("format", "openvino"), label(m), _mb(m.get("total_bytes")),
                      _mb(m.get("compression", {}).get("bytes_per_token")), _kl(q.get("kl")),
                      _percent(q.get("top1")), _change(_ratio(q))))
     return _table(("export", "format", "quant", "size (MB)", "bytes/token (MB)", "KL", "top-1",

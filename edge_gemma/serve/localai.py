@@ -15,10 +15,10 @@ import re
 
 import yaml
 
-from .devices import DEVICE, DEVICE_CHOICES
-from .errors import LocalAIConfigError
-from .files import write_text_atomic
-from .recipes import Recipe
+from ..devices import DEVICE, DEVICE_CHOICES
+from ..errors import LocalAIConfigError
+from ..files import write_text_atomic
+from ..recipes import Recipe
 
 KEYS = ("name", "backend", "type", "parameters", "context_size", "template", "stopwords",
         "known_usecases", "main_gpu")

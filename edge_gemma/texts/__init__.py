@@ -1,8 +1,9 @@
-"""The built-in texts: held-out prose for evaluation, and a different set for calibration.
+"""Every text the project measures, calibrates or tests with, below every stage that reads them.
 
-Both are original writing committed with the package (edge_gemma/quality/data/), so they
-are on every machine that has the project and no model was trained on them. Neither is
-ever used for the other's job.
+Here: the held-out prose for evaluation (quality/) and a different set for calibration
+(export/calibration.py). Both are original writing committed with the package (data/), so
+they are on every machine that has the project and no model was trained on them; neither is
+ever used for the other's job. prompts.py: the benchmark, accuracy and test prompts.
 """
 
 from __future__ import annotations

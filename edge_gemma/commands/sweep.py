@@ -1,4 +1,4 @@
-"""`edge-gemma sweep`: export candidate presets of one model, measure each, mark the Pareto front.
+"""`edge-gemma sweep MODEL`: export candidate presets of one model, measure each, mark the Pareto front.
 
 The model is converted to 16 bits once; every candidate is a full export from that copy
 (export/driver.py, with its manifest, quality section and model card) in OUT/<candidate>.
@@ -16,9 +16,12 @@ from pathlib import Path
 
 import yaml
 
-from .card import model_file_bytes
-from .errors import RecipeError
-from .recipes import QuantPreset, Recipe, parse_preset
+from ..errors import RecipeError
+from ..export_folder import model_file_bytes
+from ..recipes import QuantPreset, Recipe, parse_preset
+from .common import add_cache_dir, at_least
+
+HELP = "export candidate presets from one 16-bit model; table of size, speed, quality"
 
 # When no --candidates file is given: the old data-free int4, the data-aware methods at the
 # group sizes that mattered, an NPU-legal one, the head apart from the layers (data-free and
@@ -98,34 +101,24 @@ def _row(name: str, folder: Path, preset: QuantPreset, manifest: dict) -> dict:
             "kl": q["kl"], "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]}
 
 
-def _reusable(folder: Path, preset: QuantPreset) -> dict | None:
-    """The manifest of a finished candidate export of this very preset, else None."""
-    from .export.manifest import read_manifest
-
-    try:
-        manifest = read_manifest(folder)
-    except (OSError, ValueError):
-        return None
-    same = manifest.get("compression", {}).get("preset") == dict(vars(preset))
-    return manifest if same and "quality" in manifest else None
-
-
-def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path, cache_dir: Path, *,
+def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path, cache_dir: Path, quality, *,
           threads: int, speed: bool = True, reuse: bool = False, runs: int = 3, new_tokens: int = 64) -> dict:
     """Export and measure every candidate into `out`; return {"rows", "baseline", "cpu"}.
 
-    reuse: keep a candidate already exported into `out` with the same preset (a sweep that was
-    stopped, or one re-run for its speed figures), instead of exporting it again."""
+    quality: the driver's QualityOptions (its measure is quality.evaluate). reuse: keep a
+    candidate already exported into `out` from the same preset by the same code (a sweep that
+    was stopped, or one re-run for its speed figures), instead of exporting it again."""
     import tempfile
 
-    from .benchmark.run import baselines, speed_of
-    from .export.checkpoint import checkpoint_view
-    from .export.driver import BACKENDS, Converted, StepLog, run_export
-    from .export.manifest import read_manifest
-    from .hf_logging import quiet_transformers
-    from .quality.evaluate import cpu_name
-    from .sources import prepare_checkpoint
     from tqdm.auto import tqdm
+
+    from ..benchmark.run import baselines, speed_of
+    from ..devices import cpu_name
+    from ..export.checkpoint import checkpoint_view
+    from ..export.driver import BACKENDS, Converted, ExportPlan, StepLog, reusable, run_export
+    from ..export_folder import read_manifest
+    from ..hf_logging import quiet_transformers
+    from ..sources import prepare_checkpoint
 
     out.mkdir(parents=True, exist_ok=True)
     backend = BACKENDS["openvino"]
@@ -133,8 +126,8 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
     with tempfile.TemporaryDirectory(dir=out, prefix=".sweep-") as tmp:
         converted = None
         for name, preset in tqdm(candidates.items(), desc="sweep", unit="candidate", file=sys.stderr):
-            folder = out / name
-            manifest = _reusable(folder, preset) if reuse else None
+            folder, plan = out / name, ExportPlan.candidate(recipe, name, preset)
+            manifest = reusable(folder, plan, source) if reuse else None
             if manifest is None:
                 if converted is None:
                     print(f"sweep: converting {recipe.name} to a 16-bit IR once", file=sys.stderr)
@@ -145,8 +138,8 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
                         converted = Converted(Path(tmp) / "uncompressed",
                                               *backend.convert(view, Path(tmp) / "uncompressed"))
                 print(f"\nsweep: {name}", file=sys.stderr)
-                manifest = run_export(recipe, name, source, folder, cache_dir, force=True, preset=preset,
-                                      converted=converted, log=StepLog(7))
+                manifest = run_export(plan, source, folder, cache_dir, force=True, converted=converted,
+                                      log=StepLog(7), quality=quality)
             else:
                 print(f"\nsweep: {name}: reusing {folder}", file=sys.stderr)
             rows.append(_row(name, folder, preset, manifest))
@@ -161,3 +154,38 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
             baseline = speed_of("llama.cpp", Path(rows[0]["dir"]), threads, runs, new_tokens, found["llama.cpp"])
     pareto(rows)
     return {"rows": rows, "baseline": baseline, "cpu": cpu_name(), "threads": threads}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="recipe name")
+    p.add_argument("--candidates", type=Path, metavar="FILE",
+                   help="YAML mapping of name -> preset settings (default: a built-in list)")
+    p.add_argument("--output", type=Path, help="where the candidates go (default exports/sweep-MODEL)")
+    p.add_argument("--source", help="override the recipe's source")
+    p.add_argument("--threads", type=at_least(1), default=2, help="threads for the speed runs (default 2)")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed runs")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep candidates already exported in the output folder with the same preset")
+    add_cache_dir(p)
+
+
+def run(args) -> int:
+    import json
+
+    from ..files import write_text_atomic
+    from ..layout import EXPORTS_DIR
+    from ..recipes import load_recipe
+    from ..sources import parse_source
+    from .export import quality_options
+
+    recipe = load_recipe(args.model, args.recipes_dir)
+    candidates = read_candidates(args.candidates)
+    out = args.output or EXPORTS_DIR / f"sweep-{recipe.name}"
+    report = sweep(recipe, parse_source(args.source or recipe.source), candidates, out, args.cache_dir,
+                   quality_options(args), threads=args.threads, speed=not args.no_speed, reuse=args.reuse)
+    text = table(report["rows"], report["baseline"], report["cpu"])
+    write_text_atomic(out / "sweep.json", json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "sweep.md", text + "\n")
+    print(text)
+    print(f"\nwritten: {out}/sweep.md and sweep.json; the exports are in {out}/", file=sys.stderr)
+    return 0
