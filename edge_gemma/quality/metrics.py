@@ -27,7 +27,8 @@ class Scores:
         """Row i of each logits array predicts targets[i]."""
         import torch  # its log_softmax uses every core; numpy's takes seconds per chunk at 262k vocab
 
-        ref = torch.log_softmax(torch.as_tensor(np.asarray(reference_logits, np.float32)), -1)
+        # np.array: the reference may be a read-only memory map of the cache (reference.py).
+        ref = torch.log_softmax(torch.from_numpy(np.array(reference_logits, np.float32)), -1)
         exp = torch.log_softmax(torch.as_tensor(np.asarray(export_logits, np.float32)), -1)
         rows, targets = torch.arange(len(targets)), torch.as_tensor(targets)
         self.kl.append(torch.sum(ref.exp() * (ref - exp), -1).numpy())

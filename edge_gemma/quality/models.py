@@ -111,7 +111,8 @@ class OnnxModel:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        with tempfile.TemporaryDirectory(prefix="edge-gemma-eval-") as tmp:
+        # Beside the export, so the copy's weights can be a hard link (rewrite.py says why).
+        with tempfile.TemporaryDirectory(prefix=".edge-gemma-eval-", dir=Path(path).parent.parent) as tmp:
             # ONNX Runtime has read the graph and its weights when the session exists.
             self.session = ort.InferenceSession(str(every_position_logits(path, Path(tmp))), options,
                                                 providers=["CPUExecutionProvider"])

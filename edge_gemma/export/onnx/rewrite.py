@@ -166,9 +166,14 @@ def every_position_logits(src: Path, dst_dir: Path) -> Path:
     states just before the LM head. The quality measurement needs the logits of every position
     of a chunk, and stepping the graph one token at a time to get them takes minutes; this copy
     bypasses that one Slice, so one call over the chunk returns them all. Every other node and
-    weight is the same (the weights are not copied: the copy names the original external-data
-    file, linked beside it).
+    weight is the same. The weights are not copied: the external-data file is hard-linked beside
+    the copy (ONNX Runtime 1.32 refuses external data reached through a symlink out of the
+    model's folder: "External data path escapes model directory"), so `dst_dir` should be on the
+    filesystem of `src`; elsewhere the file is copied.
     """
+    import os
+    import shutil
+
     import onnx
 
     model = onnx.load(src, load_external_data=False)
@@ -191,7 +196,10 @@ def every_position_logits(src: Path, dst_dir: Path) -> Path:
     for data in {d.value for init in graph.initializer for d in init.external_data if d.key == "location"}:
         link = dst_dir / data
         if not link.exists():
-            link.symlink_to((src.parent / data).resolve())
+            try:
+                os.link(src.parent / data, link)
+            except OSError:  # another filesystem
+                shutil.copy2(src.parent / data, link)
     out = dst_dir / src.name
     onnx.save(model, out)
     return out
