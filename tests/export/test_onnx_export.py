@@ -30,25 +30,30 @@ def reference(real_checkpoint):
                                                 attn_implementation="eager").eval()
 
 
-def _greedy_with_gaps(model, ids: list[int], count: int) -> tuple[list[int], list[float]]:
-    """PyTorch's greedy tokens after `ids`, and its top-2 logit gap at each of them."""
+def _greedy_with_gaps(model, ids: list[int], count: int) -> tuple[list[int], list[float], list[torch.Tensor]]:
+    """PyTorch's greedy tokens after `ids`, its top-2 logit gap at each of them, and how far
+    below its pick every token scores there (0 for the pick)."""
     with torch.no_grad():
         out = model.generate(torch.tensor([ids]), max_new_tokens=count, do_sample=False,
                              output_logits=True, return_dict_in_generate=True)
     tokens = out.sequences[0, len(ids):].tolist()
     gaps = [float(top[0] - top[1]) for top in (lg[0].topk(2).values for lg in out.logits)]
-    return tokens, gaps
+    below = [lg[0].max() - lg[0] for lg in out.logits]
+    return tokens, gaps, below
 
 
 def _leading_agreement(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-def _assert_agrees_until_a_near_tie(got: list[int], expected: list[int], gaps: list[float], label: str) -> int:
+def _assert_agrees_until_a_near_tie(got: list[int], expected: list[int], gaps: list[float],
+                                    below: list[torch.Tensor], label: str) -> int:
     agreed = _leading_agreement(got, expected)
     first_tie = next((i for i, gap in enumerate(gaps) if gap < NEAR_TIE), len(gaps))
     assert agreed >= first_tie, (f"{label}: parted from PyTorch at token {agreed} where its top-2 gap is "
                                  f"{gaps[agreed]:.2f} (first near-tie at {first_tie})")
+    if agreed < len(got):  # where it parts, it picks a token PyTorch also scores within NEAR_TIE of its own
+        assert float(below[agreed][got[agreed]]) < NEAR_TIE, (label, agreed, float(below[agreed][got[agreed]]))
     return agreed
 
 
@@ -89,10 +94,13 @@ def test_int8_greedy_tokens_agree_with_pytorch(onnx_exports, reference):
     full = 0
     for prompt in PROMPTS:
         ids = model.tokenizer.encode(prompt)
-        expected, gaps = _greedy_with_gaps(reference, ids, NEW_TOKENS)
+        expected, gaps, below = _greedy_with_gaps(reference, ids, NEW_TOKENS)
         got = model.generate_tokens(ids, max_new_tokens=NEW_TOKENS, ignore_eos=True)
-        full += _assert_agrees_until_a_near_tie(got, expected, gaps, prompt) == NEW_TOKENS
-    assert full >= len(PROMPTS) // 2  # seen: 5 of 8 agree on every token
+        full += _assert_agrees_until_a_near_tie(got, expected, gaps, below, prompt) == NEW_TOKENS
+    # Seen: 5 of 8 agree on every token on the Intel Xeon (2026-12-01), 3 of 8 on the AMD EPYC
+    # (2026-12-02, ONNX Runtime's int8 kernels differ by CPU); every other prompt parted at a
+    # near-tie onto a token PyTorch scores within NEAR_TIE of its own pick (checked above).
+    assert full >= 3
 
 
 def test_int4_is_coherent_and_smaller_than_int8(onnx_exports, reference):
@@ -125,7 +133,7 @@ def test_prompt_longer_than_the_sliding_window_matches_pytorch(onnx_exports, rea
 
     model = edge_gemma.load(onnx_exports["int8"], threads=2)
     ids = _long_prompt(model.tokenizer)
-    expected, gaps = _greedy_with_gaps(reference, ids, NEW_TOKENS)
+    expected, gaps, below = _greedy_with_gaps(reference, ids, NEW_TOKENS)
     # fp32, before NNCF: the traced graph itself must give PyTorch's tokens exactly, so a wrong
     # sliding-window mask (or position, or cache) cannot hide behind quantization noise.
     traced = tmp_path / "model.onnx"
@@ -136,7 +144,7 @@ def test_prompt_longer_than_the_sliding_window_matches_pytorch(onnx_exports, rea
     assert got == expected
     # The int8 export, through the runtime: agrees until PyTorch's first near-tie.
     got = model.generate_tokens(ids, max_new_tokens=NEW_TOKENS, ignore_eos=True)
-    _assert_agrees_until_a_near_tie(got, expected, gaps, "700-token prompt")
+    _assert_agrees_until_a_near_tie(got, expected, gaps, below, "700-token prompt")
 
 
 def test_the_onnx_file_also_runs_in_openvino(onnx_exports):

@@ -30,14 +30,21 @@ def test_reference_logits_are_cached_exactly_and_keyed_by_the_text(real_checkpoi
     assert len(list((tmp_path / "reference").iterdir())) == reference_mod.KEEP
 
 
-def test_the_onnx_every_position_pass_equals_stepping_the_graph(onnx_exports):
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_the_onnx_every_position_pass_measures_what_stepping_the_graph_does(onnx_exports, real_checkpoint):
     import onnxruntime as ort
 
     from edge_gemma.quality.models import OnnxModel
     from edge_gemma.runtime.engines.ort import empty_past
+    from edge_gemma.runtime.tokenizer import hf_tokenizer
+    from edge_gemma.texts.prompts import reference_text
 
     path = onnx_exports["int8"] / "model.onnx"
-    ids = [2, 651, 6037, 529, 7001, 563, 496, 3207, 8353, 236761] * 6
+    ids = [2, *hf_tokenizer(onnx_exports["int8"]).encode(reference_text(), add_special_tokens=False)[:199]]
     every = OnnxModel(path, threads=2).logits(ids)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     past, rows = empty_past(session), []
@@ -48,8 +55,20 @@ def test_the_onnx_every_position_pass_equals_stepping_the_graph(onnx_exports):
         rows.append(logits[0, -1])
     stepped = np.stack(rows)
     assert every.shape == stepped.shape == (len(ids), 262144)
-    # The same graph and weights; only the kernels' blocking differs (one row at a time or
-    # sixty), which moves float32 sums in their last bits.
-    assert (every.argmax(-1) == stepped.argmax(-1)).mean() >= 0.98
-    assert np.abs(every - stepped).max() < 0.05
+    # Not the same numbers: ONNX Runtime's int8 MatMulNBits kernels compute a 200-row call
+    # differently from a 1-row one (AMD EPYC, ORT 1.32, 2026-12-02: KL 0.011 between the two,
+    # 93 % the same argmax). The quality they measure is the same: against the fp32 reference,
+    # KL 0.0125 / top-1 94 % every position at once, 0.0132 / 93 % stepped (over the 4,800
+    # held-out tokens: 0.0103 and 0.0104).
+    reference = _log_softmax(TorchReference(real_checkpoint).logits(ids))
+    runs = {"every": every, "stepped": stepped}
+    kl = {name: float((np.exp(reference) * (reference - _log_softmax(x))).sum(-1).mean()) for name, x in runs.items()}
+    top1 = {name: float((x.argmax(-1) == reference.argmax(-1)).mean()) for name, x in runs.items()}
+    assert abs(kl["every"] - kl["stepped"]) < 0.25 * kl["stepped"] and kl["stepped"] < 0.02, kl
+    assert abs(top1["every"] - top1["stepped"]) <= 0.03, top1
+    # Where their picks part, stepping scores the other pick close to its own (seen: 0.68 at
+    # most); a wrong mask or position would part them by whole logits.
+    parted = np.nonzero(every.argmax(-1) != stepped.argmax(-1))[0]
+    below = [float(stepped[i].max() - stepped[i, every[i].argmax()]) for i in parted]
+    assert max(below, default=0.0) < 1.0, below
     assert not [p for p in path.parent.parent.iterdir() if p.name.startswith(".edge-gemma-eval-")]  # cleaned up
