@@ -78,3 +78,11 @@ def file_sha256(path: Path, block: int = 1 << 20) -> str:
         while chunk := f.read(block):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def keep_most_recent(root: Path, keep: int) -> None:
+    """Remove all but the `keep` most recently used entries (folders, by mtime) of a cache."""
+    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -37,7 +37,7 @@ from ..files import check_writable_parent, staged_directory
 from ..hf_logging import quiet_transformers
 from ..recipes import QuantPreset, Recipe
 from ..sources import Source, prepare_checkpoint
-from . import calibration
+from . import calibration, conversions
 from .card import summary_line, write_card
 from .checkpoint import check_family, checkpoint_view
 from .compression import head_arguments, nncf_arguments
@@ -162,18 +162,30 @@ def reusable(folder: Path, plan: ExportPlan, source: Source) -> dict | None:
     return m if made == wanted else None
 
 
-def convert(backend: Backend, view: Path, out: Path, reuse: Converted | None) -> tuple[str, dict | None]:
-    """Write the uncompressed model into `out`, or hard-link a converted one there (the
-    backend moves files out of `out`, which must not empty the sweep's copy)."""
-    if reuse is None:
-        with quiet_transformers():
-            return backend.convert(view, out)
-    for item in reuse.folder.iterdir():
-        try:
-            os.link(item, out / item.name)
-        except OSError:
-            shutil.copy2(item, out / item.name)
-    return reuse.load_dtype, reuse.facts
+def convert(backend: Backend, view: Path, out: Path, reuse: Converted | None, cache_dir: Path,
+            log: StepLog) -> tuple[str, dict | None]:
+    """Step 2: write the uncompressed model into `out`: hard-linked from the sweep's own
+    conversion (the backend moves files out of `out`, which must not empty the sweep's copy),
+    copied from the conversion cache (conversions.py), or converted now and cached."""
+    if reuse is not None:
+        log.step(f"reusing the converted model in {reuse.folder}")
+        for item in reuse.folder.iterdir():
+            try:
+                os.link(item, out / item.name)
+            except OSError:
+                shutil.copy2(item, out / item.name)
+        return reuse.load_dtype, reuse.facts
+    key = conversions.conversion_key(view, backend.format)
+    cached = conversions.restore(cache_dir, key, out)
+    if cached is not None:
+        load_dtype, facts, entry = cached
+        log.step(f"{backend.convert_step}: the same conversion is cached, copied from {entry}")
+        return load_dtype, facts
+    log.step(backend.convert_step)
+    with quiet_transformers():
+        load_dtype, facts = backend.convert(view, out)
+    conversions.store(cache_dir, key, out, load_dtype, facts)
+    return load_dtype, facts
 
 
 def calibration_data(backend: Backend, preset: QuantPreset, view: Path, src: Path, cache_dir: Path,
@@ -247,10 +259,9 @@ def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, 
     check_family(checkpoint, recipe)
     with staged_directory(output) as (work, result):
         view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
-        log.step(backend.convert_step if converted is None else f"reusing the converted model in {converted.folder}")
         uncompressed = work / "uncompressed"
         uncompressed.mkdir()
-        load_dtype, facts = convert(backend, view, uncompressed, converted)
+        load_dtype, facts = convert(backend, view, uncompressed, converted, cache_dir, log)
         nncf_args, head_args = nncf_arguments(preset), head_arguments(preset)
         log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}"
                  + (f"; embedding / LM head: {head_args}" if head_args else ""))

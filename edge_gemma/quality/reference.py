@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import QualityError
-from ..files import staged_directory
+from ..files import keep_most_recent, staged_directory
 from .models import reference_kind, reference_model
 
 KEEP = 2  # entries kept in the cache, most recently used first
@@ -66,13 +65,6 @@ def _read(folder: Path, count: int) -> Reference:
     return Reference(meta["describe"], logits, meta["greedy"])
 
 
-def _prune(root: Path, keep: int) -> None:
-    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[keep:]:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def reference(checkpoint: Path | None, ir16: Path | None, chunks: list[list[int]], prompts: list[list[int]],
               greedy_tokens: int, cache_dir: Path, log=print) -> Reference:
     """The reference's logits for `chunks` and its greedy continuations of `prompts`, from the
@@ -92,5 +84,5 @@ def reference(checkpoint: Path | None, ir16: Path | None, chunks: list[list[int]
     with staged_directory(target, fix=CACHE_FIX) as (_, folder):
         _compute(model, chunks, prompts, greedy_tokens, folder)
     del model
-    _prune(root, KEEP)
+    keep_most_recent(root, KEEP)
     return _read(target, len(chunks))
