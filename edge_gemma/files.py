@@ -17,6 +17,7 @@ from .errors import OutputError
 
 
 OUTPUT_FIX = "pick an --output in a writable folder"
+CACHE_FIX = "set EDGE_GEMMA_CACHE (or --cache-dir) to a writable folder"
 
 
 def check_writable_parent(target: Path, fix: str = OUTPUT_FIX) -> None:

@@ -18,14 +18,13 @@ import os
 import shutil
 from pathlib import Path
 
-from ..files import keep_most_recent, staged_directory
+from ..files import CACHE_FIX, keep_most_recent, staged_directory
 from .calibration import fingerprint
 from .manifest import code_fingerprint, tool_versions
 
 KEEP = 8  # a CI run converts the 270M twice (IR, ONNX) and a few tiny models
 MAX_BYTES = 4 << 30
 META = "conversion.json"
-CACHE_FIX = "set EDGE_GEMMA_CACHE (or --cache-dir) to a writable folder"
 
 
 def conversion_key(view: Path, fmt: str) -> str:

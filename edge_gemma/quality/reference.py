@@ -24,11 +24,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import QualityError
-from ..files import keep_most_recent, staged_directory
+from ..files import CACHE_FIX, keep_most_recent, staged_directory
 from .models import reference_kind, reference_model
 
 KEEP = 2  # entries kept in the cache, most recently used first
-CACHE_FIX = "set EDGE_GEMMA_CACHE (or --cache-dir) to a writable folder"
 
 
 @dataclass(frozen=True)
