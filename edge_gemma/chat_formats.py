@@ -39,4 +39,17 @@ GEMMA3 = (
     "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
 )
 
-CHAT_FORMATS = {"gemma": GEMMA, "gemma3": GEMMA3}
+# Gemma 4 has turn markers of its own (`<|turn>` ... `<turn|>`) and a system role; Gemma 3n
+# keeps Gemma 3's format. The real checkpoints ship their own templates, which win.
+GEMMA4 = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+    "{{ '<|turn>' + role + '\n' + message['content'] | trim + '<turn|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|turn>model\n' }}{% endif %}"
+)
+
+CHAT_FORMATS = {"gemma": GEMMA, "gemma3": GEMMA3, "gemma4": GEMMA4}
+# The token that ends a model turn in each format: a stop word every chat recipe needs.
+TURN_END = {"gemma": "<end_of_turn>", "gemma3": "<end_of_turn>", "gemma4": "<turn|>"}

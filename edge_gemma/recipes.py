@@ -14,13 +14,13 @@ from typing import Mapping
 
 import yaml
 
-from .chat_formats import CHAT_FORMATS
+from .chat_formats import CHAT_FORMATS, TURN_END
 from .devices import NPU_RULE, npu_weight_problems
 from .errors import EdgeGemmaError, RecipeError
+from .families import FAMILIES
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
-FAMILIES = ("gemma", "gemma2", "gemma3_text")
 QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu")
 WEIGHT_FORMATS = ("fp16", "int8", "int4")
 BACKUP_PRECISIONS = ("int8_asym", "int8_sym", "none")
@@ -30,6 +30,9 @@ SENSITIVITY_METRICS = ("weight_quantization_error", "hessian_input_activation", 
                        "max_activation_variance", "mean_activation_magnitude")
 DATA_AWARE_METRICS = SENSITIVITY_METRICS[1:]
 CALIBRATION_SOURCES = ("builtin", "generated")
+# NNCF's GroupSizeFallbackMode for a matrix whose width the int4 group does not divide:
+# error (NNCF's default), ignore (leave it in backup precision), adjust (a smaller group).
+GROUP_FALLBACKS = ("error", "ignore", "adjust")
 USECASES = ("chat", "completion")
 
 
@@ -53,6 +56,7 @@ class QuantPreset:
     group_size: int = -1  # -1: one scale per output channel
     ratio: float = 1.0  # share of int4-eligible layers kept in int4; the rest use `backup`
     backup: str = "int8_asym"  # precision of the layers int4 leaves out (embeddings, LM head)
+    group_fallback: str = "error"  # a matrix the group does not divide: GROUP_FALLBACKS
     all_layers: bool = False  # also put embeddings and the LM head in int4
     head: str = ""  # precision of the embedding / LM head on its own: int8_asym, int4_sym, ...
     head_group_size: int = -1  # group size of an int4 head
@@ -89,8 +93,11 @@ class Recipe:
     file: str
     sha256: str
     instruction_tuned: bool = True  # False for a base model: `chat` says it continues text instead
+    no_npu: str = ""  # why the recipe has no int4-npu level (the NPU cannot run the model)
 
     def preset(self, level: str) -> QuantPreset:
+        if level == "int4-npu" and self.no_npu:
+            raise EdgeGemmaError(f"{self.name} has no int4-npu level: {self.no_npu}; pick QUANT=int4 for CPU or GPU")
         if level not in self.quant:
             raise EdgeGemmaError(
                 f"unknown QUANT '{level}' for {self.name}; choose one of: {', '.join(self.quant)}"
@@ -118,7 +125,7 @@ _REQUIRED = {
     "quant": dict,
 }
 # Keys a recipe may leave out, and their defaults.
-_OPTIONAL = {"instruction_tuned": (bool, True)}
+_OPTIONAL = {"instruction_tuned": (bool, True), "no_npu": (str, "")}
 _PRESET_TYPES = {f.name: f.type for f in fields(QuantPreset)}
 _PYTHON_TYPES = {"str": str, "bool": bool, "int": int, "float": (int, float)}
 
@@ -142,6 +149,7 @@ def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> No
     _choice(problems, f"{key}.weights", weights, WEIGHT_FORMATS)
     _choice(problems, f"{key}.backup", get("backup", "int8_asym"), BACKUP_PRECISIONS)
     _choice(problems, f"{key}.calibration", get("calibration", "builtin"), CALIBRATION_SOURCES)
+    _choice(problems, f"{key}.group_fallback", get("group_fallback", "error"), GROUP_FALLBACKS)
     if get("head"):
         _choice(problems, f"{key}.head", get("head"), HEAD_PRECISIONS)
     if get("sensitivity"):
@@ -159,7 +167,7 @@ def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> No
         problems.append(f"{key}.max_kl: {get('max_kl')} must be positive (0 or absent: no quality gate)")
 
     if weights != "int4":
-        extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity"})
+        extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity", "group_fallback"})
         if extra:
             problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights")
     if weights == "fp16":
@@ -266,6 +274,10 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
         problems.append(f"context_size: {raw['context_size']} must be positive")
     if ok("stop_words") and not all(isinstance(w, str) and w for w in raw["stop_words"]):
         problems.append("stop_words: expected a list of non-empty strings")
+    elif ok("stop_words") and ok("chat_format") and raw["chat_format"] in TURN_END:
+        turn_end = TURN_END[raw["chat_format"]]
+        if turn_end not in raw["stop_words"]:
+            problems.append(f"stop_words: {raw['chat_format']} turns end with {turn_end}; list it, or chat runs past the turn")
     if ok("usecases"):
         for usecase in raw["usecases"]:
             _choice(problems, "usecases", usecase, USECASES)
@@ -278,9 +290,14 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
             preset = parse_preset(level, preset_raw, problems)
             if preset is not None:
                 presets[level] = preset
+        npu_refused = bool(raw.get("no_npu"))
         for level in QUANT_LEVELS:
-            if level not in raw["quant"]:
-                problems.append(f"quant.{level}: missing; every recipe defines {', '.join(QUANT_LEVELS)}")
+            if level == "int4-npu" and npu_refused:
+                if level in raw["quant"]:
+                    problems.append("no_npu: the recipe says the NPU cannot run it, yet defines quant.int4-npu; keep one")
+            elif level not in raw["quant"]:
+                problems.append(f"quant.{level}: missing; every recipe defines {', '.join(QUANT_LEVELS)} "
+                                "(int4-npu may be replaced by `no_npu: <why>`)")
     if problems:
         raise RecipeError(path, problems)
 
@@ -293,7 +310,7 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
         chat_format=raw["chat_format"],
         stop_words=tuple(raw["stop_words"]),
         usecases=tuple(raw["usecases"]),
-        quant=MappingProxyType({level: presets[level] for level in QUANT_LEVELS}),
+        quant=MappingProxyType({level: presets[level] for level in QUANT_LEVELS if level in presets}),
         file=str(path),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         **{key: raw.get(key, default) for key, (_, default) in _OPTIONAL.items()},

@@ -28,7 +28,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MADE_BY_MAKE = Path(__file__).parent.parent / "exports"  # where `make export` writes
 REAL_QUANTS = ("fp16", "int8", "int4")
 # Each needs a real export or checkpoint: minutes, once per session.
-EXPENSIVE = {"real_exports", "onnx_exports", "npu_export", "loaded", "real_checkpoint", "tiny_checkpoint"}
+EXPENSIVE = {"real_exports", "onnx_exports", "npu_export", "loaded", "real_checkpoint", "tiny_checkpoint",
+             "tiny_multimodal_checkpoint"}
 
 
 def pytest_collection_modifyitems(items):
@@ -157,34 +158,34 @@ def real_checkpoint(cache_dir) -> Path:
     return prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), cache_dir, log=lambda msg: None)
 
 
-def _tiny_config(family: str):
-    from transformers import Gemma2Config, Gemma3TextConfig, GemmaConfig
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, real_checkpoint):
+    """Build (once) a random-weight checkpoint of a family (tests/tiny_models.py), with the
+    real Gemma tokenizer."""
+    from tiny_models import tiny_config
 
-    # Hidden 128 so int4 group sizes 64 and 128 divide every layer, as in the real models.
-    common = dict(vocab_size=262144, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                  num_attention_heads=2, num_key_value_heads=1, head_dim=64,
-                  max_position_embeddings=2048, bos_token_id=2, eos_token_id=1, pad_token_id=0)
-    if family == "gemma":
-        return GemmaConfig(**common)
-    if family == "gemma2":
-        return Gemma2Config(**common, sliding_window=16, query_pre_attn_scalar=64)
-    return Gemma3TextConfig(**common, sliding_window=16, query_pre_attn_scalar=64,
-                            layer_types=["sliding_attention", "full_attention"])
+    return _tiny_builder(tmp_path_factory, real_checkpoint, tiny_config, "AutoModelForCausalLM")
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory, real_checkpoint):
-    """Build (once) a random-weight checkpoint of a family, with the real Gemma tokenizer."""
+def tiny_multimodal_checkpoint(tmp_path_factory, real_checkpoint):
+    """Build (once) a random-weight multimodal checkpoint (gemma3, gemma4: a small vision tower)."""
+    from tiny_models import tiny_multimodal_config
+
+    return _tiny_builder(tmp_path_factory, real_checkpoint, tiny_multimodal_config, "AutoModelForImageTextToText")
+
+
+def _tiny_builder(tmp_path_factory, real_checkpoint, config_of, model_class: str):
     built = {}
 
     def build(family: str) -> Path:
         if family not in built:
             import torch
-            from transformers import AutoModelForCausalLM
+            import transformers
 
             torch.manual_seed(0)
             folder = tmp_path_factory.mktemp(f"tiny-{family}")
-            model = AutoModelForCausalLM.from_config(_tiny_config(family), dtype=torch.bfloat16)
+            model = getattr(transformers, model_class).from_config(config_of(family), dtype=torch.bfloat16)
             model.save_pretrained(folder)
             for name in ("tokenizer.json", "tokenizer_config.json"):
                 shutil.copy(real_checkpoint / name, folder / name)

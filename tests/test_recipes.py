@@ -7,11 +7,13 @@ import dataclasses
 import pytest
 
 from edge_gemma.cli import main
-from edge_gemma.errors import RecipeError
+from edge_gemma.errors import EdgeGemmaError, RecipeError
 from edge_gemma.recipes import QUANT_LEVELS, RECIPES_DIR, load_all, load_recipe, parse_recipe
 
 MODELS = ["gemma-2b-it", "gemma-1.1-2b-it", "gemma-7b-it", "gemma-1.1-7b-it", "gemma-2-2b-it",
-          "gemma-2-9b-it", "gemma-3-1b-it", "gemma-3-270m"]
+          "gemma-2-9b-it", "gemma-3-1b-it", "gemma-3-270m", "gemma-3-4b-it", "gemma-3-12b-it", "gemma-3-27b-it",
+          "gemma-3n-e2b-it", "gemma-3n-e4b-it", "gemma-4-e2b-it", "gemma-4-e4b-it", "gemma-4-26b-a4b-it",
+          "gemma-4-31b-it"]
 
 GOOD = """\
 name: {name}
@@ -36,6 +38,11 @@ def test_every_requested_model_has_a_valid_recipe():
     names = {r.name for r in recipes}
     assert set(MODELS) <= names
     for recipe in recipes:
+        if recipe.no_npu:  # the NPU level is left out, and the recipe says why
+            assert tuple(recipe.quant) == QUANT_LEVELS[:3]
+            with pytest.raises(EdgeGemmaError, match=f"{recipe.name} has no int4-npu level: "):
+                recipe.preset("int4-npu")
+            continue
         assert tuple(recipe.quant) == QUANT_LEVELS
         npu = recipe.quant["int4-npu"]
         assert npu.sym and npu.ratio == 1.0 and npu.group_size in (-1, 128)
@@ -89,7 +96,8 @@ def test_preset_value_checks(tmp_path):
     path = tmp_path / "p.yaml"
     text = GOOD.format(name="p").replace(
         "int8: {weights: int8}", "int8: {weights: int8, group_size: 64}").replace(
-        "int4: {weights: int4, group_size: 128}", "int4: {weights: int5, group_size: 100, ratio: 1.5, backup: fp8}")
+        "int4: {weights: int4, group_size: 128}",
+        "int4: {weights: int5, group_size: 100, ratio: 1.5, backup: fp8, group_fallback: shrink}")
     path.write_text(text)
     with pytest.raises(RecipeError) as info:
         parse_recipe(path)
@@ -99,6 +107,30 @@ def test_preset_value_checks(tmp_path):
     assert "quant.int4.backup: 'fp8' is not one of: int8_asym, int8_sym, none" in problems
     assert "quant.int4.group_size: 100 must be -1 (channel-wise) or a positive multiple of 32" in problems
     assert "quant.int4.ratio: 1.5 must be in (0, 1]" in problems
+    assert "quant.int4.group_fallback: 'shrink' is not one of: error, ignore, adjust" in problems
+
+
+def test_stop_words_hold_the_formats_turn_end(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(GOOD.format(name="p").replace("chat_format: gemma3", "chat_format: gemma4"))
+    with pytest.raises(RecipeError, match="stop_words: gemma4 turns end with <turn|>; list it"):
+        parse_recipe(path)
+
+
+def test_no_npu_replaces_the_npu_level(tmp_path):
+    path = tmp_path / "p.yaml"
+    text = GOOD.format(name="p").replace("usecases: [chat]\n", 'usecases: [chat]\nno_npu: "too big"\n')
+    path.write_text(text)
+    with pytest.raises(RecipeError, match="no_npu: the recipe says the NPU cannot run it, yet defines"):
+        parse_recipe(path)
+    path.write_text(text.replace("  int4-npu: {weights: int4, sym: true, group_size: 128, ratio: 1.0}\n", ""))
+    recipe = parse_recipe(path)
+    assert tuple(recipe.quant) == ("fp16", "int8", "int4")
+    with pytest.raises(EdgeGemmaError, match="p has no int4-npu level: too big; pick QUANT=int4"):
+        recipe.preset("int4-npu")
+    path.write_text(GOOD.format(name="p").replace("  int4-npu: {weights: int4, sym: true, group_size: 128, ratio: 1.0}\n", ""))
+    with pytest.raises(RecipeError, match=r"quant.int4-npu: missing; .*\(int4-npu may be replaced by `no_npu: <why>`\)"):
+        parse_recipe(path)
 
 
 @pytest.mark.parametrize("text, expected", [

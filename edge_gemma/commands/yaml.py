@@ -21,13 +21,17 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..layout import export_name
     from ..recipes import load_recipe, recipe_names
-    from ..serve.localai import write_model_yaml
+    from ..serve.localai import checked_config, write_model_yaml
 
+    planned = []
     for name in args.model or recipe_names(args.recipes_dir):
         recipe = load_recipe(name, args.recipes_dir)
         for quant in args.quant or recipe.quant:
             recipe.preset(quant)  # an unknown QUANT names the valid ones
             dir_name = export_name(recipe.name, quant)
-            print(write_model_yaml(recipe, dir_name, args.yaml_dir / f"{dir_name}.yaml", args.localai_device,
-                                   args.localai_backend))
+            planned.append((recipe, dir_name, args.yaml_dir / f"{dir_name}.yaml"))
+    for recipe, dir_name, path in planned:  # every file is checked before any is written
+        checked_config(recipe, dir_name, path, args.localai_device, args.localai_backend)
+    for recipe, dir_name, path in planned:
+        print(write_model_yaml(recipe, dir_name, path, args.localai_device, args.localai_backend))
     return 0

@@ -49,6 +49,8 @@ def nncf_arguments(preset: QuantPreset) -> dict | None:
                 "all_layers": preset.all_layers, "backup_mode": preset.backup, **_data_aware(preset)}
         if preset.sensitivity:
             args["sensitivity_metric"] = preset.sensitivity
+        if preset.group_fallback != "error":
+            args["group_size_fallback"] = preset.group_fallback
     if preset.head:
         args["ignored_patterns"] = [HEAD]
         if preset.weights == "int4":
@@ -83,6 +85,8 @@ def _run(model, args: dict, dataset, advanced: dict):
     data_aware = any(kwargs.get(k) for k in ("awq", "scale_estimation", "gptq", "lora_correction")) or (
         "sensitivity_metric" in kwargs and kwargs["sensitivity_metric"] != nncf.SensitivityMetric.WEIGHT_QUANTIZATION_ERROR)
     params = dict(advanced)
+    if "group_size_fallback" in kwargs:
+        params["group_size_fallback_mode"] = nncf.GroupSizeFallbackMode(kwargs.pop("group_size_fallback"))
     if data_aware:
         params.update(awq_params=nncf.AdvancedAWQParameters(**AWQ_PARAMS),
                       scale_estimation_params=nncf.AdvancedScaleEstimationParameters(**SCALE_ESTIMATION_PARAMS))

@@ -33,6 +33,7 @@ from typing import Protocol
 from ..devices import cpu_name
 from ..errors import ExportError, QualityError
 from ..export_folder import FORMATS, label, read_manifest, save_manifest
+from ..families import FAMILIES, Family
 from ..files import check_writable_parent, staged_directory
 from ..hf_logging import quiet_transformers
 from ..recipes import QuantPreset, Recipe
@@ -58,8 +59,8 @@ class Backend(Protocol):
     convert_step: str  # progress line of step 2
     check_step: str  # progress line of step 4
 
-    def refuse(self, preset: QuantPreset) -> str | None:
-        """Why this format cannot make the preset (one line), or None."""
+    def refuse(self, family: Family, preset: QuantPreset) -> str | None:
+        """Why this format cannot make the preset of a model of `family` (one line), or None."""
 
     def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
         """Write the uncompressed model into `out`; return the dtype it was loaded in and the
@@ -110,7 +111,7 @@ class ExportPlan:
     def __post_init__(self):
         if self.format not in BACKENDS:
             raise ExportError(f"unknown format {self.format!r}; choose one of: {', '.join(FORMATS)}")
-        refused = BACKENDS[self.format].refuse(self.preset)
+        refused = BACKENDS[self.format].refuse(FAMILIES[self.recipe.family], self.preset)
         if refused:
             raise ExportError(refused)
 

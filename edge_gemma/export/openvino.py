@@ -17,6 +17,7 @@ from ..export_folder import MODEL_XML
 from ..recipes import QuantPreset
 from .calibration import openvino_inputs
 from .compression import compress
+from .optimum_gemma import optimum_for_gemma
 
 
 def export_16bit(checkpoint: Path, output: Path) -> str:
@@ -34,7 +35,7 @@ def export_16bit(checkpoint: Path, output: Path) -> str:
     dtype = AutoConfig.from_pretrained(checkpoint).dtype or torch.bfloat16
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), optimum_for_gemma():
         # torch.jit tracing warns for every data-dependent branch in the Gemma code.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         main_export(
@@ -77,8 +78,8 @@ class OpenVINOBackend:
     convert_step = "exporting a stateful 16-bit OpenVINO IR with optimum-intel"
     check_step = "checking the IR and counting bitwidths"
 
-    def refuse(self, preset: QuantPreset) -> str | None:
-        return None  # every quant level has an OpenVINO form
+    def refuse(self, family, preset: QuantPreset) -> str | None:
+        return None  # every family and quant level has an OpenVINO form
 
     def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
         return export_16bit(checkpoint, out), None

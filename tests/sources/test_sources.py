@@ -58,3 +58,63 @@ def test_local_gguf_source_converts_to_a_cached_checkpoint(real_exports, cache_d
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
     assert any("cached" in m for m in seen)
     assert gguf_architecture(ggufs[0]) == "gemma3"
+
+
+@pytest.mark.parametrize("model_type", ["llama", "paligemma", None])
+def test_a_family_edge_gemma_does_not_export_is_refused_at_once(tmp_path, model_type, capsys):
+    import json
+
+    from edge_gemma.cli import main
+
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps({"model_type": model_type} if model_type else {}))
+    assert main(["export", "--model", "gemma-3-1b-it", "--source", str(tmp_path / "ckpt"),
+                 "--output", str(tmp_path / "out")]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1  # one line, after the first progress line only: no heavy work
+    error = errors[0]
+    assert f"is a '{model_type}' checkpoint, which edge_gemma does not export" in error
+    assert "gemma3n_text (Gemma 3n)" in error and "gemma4_text (Gemma 4)" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gemma4_gguf_is_refused_naming_the_families_that_load(tmp_path):
+    from gguf import GGUFWriter
+
+    from edge_gemma.sources.gguf_checkpoint import checkpoint_from_gguf
+
+    path = tmp_path / "gemma4.gguf"
+    writer = GGUFWriter(str(path), "gemma4")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    assert gguf_architecture(path) == "gemma4"
+    with pytest.raises(SourceError, match="holds a 'gemma4' model; GGUF sources can be gemma2, gemma3 "):
+        checkpoint_from_gguf(path, tmp_path / "cache", log=lambda m: None)
+
+
+def test_text_decoder_keys_of_each_multimodal_layout():
+    from edge_gemma.sources.text import text_key
+
+    for name in ("language_model.model.layers.0.mlp.up_proj.weight",  # Google's Gemma 3 files
+                 "model.language_model.layers.0.mlp.up_proj.weight",  # Gemma 3n / 4, transformers 5
+                 "model.language_model.model.layers.0.mlp.up_proj.weight"):  # transformers 5.5.4 saving Gemma 3
+        assert text_key(name) == "model.layers.0.mlp.up_proj.weight"
+    assert text_key("language_model.lm_head.weight") == "lm_head.weight"
+    assert text_key("model.vision_tower.encoder.layers.0.mlp.fc1.weight") is None
+    assert text_key("multi_modal_projector.mm_input_projection_weight") is None
+
+
+def test_a_multimodal_checkpoint_without_its_text_weights_is_an_error_not_random_weights(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+    from tiny_models import tiny_multimodal_config
+
+    from edge_gemma.sources.text import text_checkpoint
+
+    folder = tmp_path / "mm"
+    tiny_multimodal_config("gemma3").save_pretrained(folder)
+    save_file({"model.vision_tower.x.weight": torch.zeros(2)}, folder / "model.safetensors")
+    with pytest.raises(SourceError, match="weights of the text decoder were not found"):
+        text_checkpoint(folder, tmp_path / "cache", log=lambda m: None)
+    assert list((tmp_path / "cache").glob("*")) == [] or not any((tmp_path / "cache").rglob("config.json"))

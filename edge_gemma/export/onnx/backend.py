@@ -105,7 +105,9 @@ class ONNXBackend:
     convert_step = f"tracing an fp32 ONNX decoder with KV cache (torch.onnx, opset {OPSET})"
     check_step = "checking the model in ONNX Runtime and counting bitwidths"
 
-    def refuse(self, preset: QuantPreset) -> str | None:
+    def refuse(self, family, preset: QuantPreset) -> str | None:
+        if family.onnx_refusal:
+            return f"no ONNX export of {family.generation} yet: {family.onnx_refusal}; export it with FORMAT=openvino"
         if preset.weights == "fp16":
             return ("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU would run fp16 "
                     "weights slower than int8, and fp32 ones are 4x the size)")

@@ -1,0 +1,80 @@
+"""optimum-intel 2.2.0's text-decoder export, made to take every Gemma on transformers 5.5.
+
+Four changes, each in force only inside `optimum_for_gemma()` and undone on the way out:
+
+1. Version cap. optimum-intel 2.2.0 caps its gemma/gemma2/gemma3_text export configs at
+   transformers 5.0 (`GemmaOpenVINOConfig.MAX_TRANSFORMERS_VERSION`; gemma3n_text and
+   gemma4_text inherit it), while Gemma 4 needs transformers >= 5.5. The cap is raised to the
+   versions tests/export/test_families.py proves (every family's IR against PyTorch's logits).
+2. Gemma 3n's per-layer inputs. `Gemma3nTextModel.project_per_layer_inputs` multiplies in
+   place (`*=`), which crashes OpenVINO's PyTorch frontend; optimum-intel's own multimodal
+   patcher (`Gemma3nLMModelPatcher`) swaps in its out-of-place copy, its text-only config does
+   not (it reuses `Gemma2ModelPatcher`). We swap the same copy in.
+3. Gemma 4's MoE experts. transformers' default experts forward (`grouped_mm`) traces to
+   `aten::argsort`, which OpenVINO 2026.4 cannot convert ("Model wasn't fully converted");
+   optimum-intel's `Gemma4LMModelPatcher` uses `lfm2_moe_experts_forward` (a dense scatter of
+   the top-k weights and one bmm per projection, fused back by OpenVINO's
+   ConvertTiledMoeBlockToGatherMatmuls). We use it for the text-only export too.
+4. Exact RoPE frequencies. Saving with fp16 weights (`OVConfig(dtype="fp16")`) rounds every
+   f32 constant to fp16, the rotary embedding's inverse frequencies too: an angle error that
+   grows with the position (2^-11 x position x frequency). On a tiny Gemma 4 that alone made
+   the IR's logits differ from PyTorch's by 0.017 over 30 positions; kept exact, 0.0003. Each
+   frequency table is stored as fp16 high part + fp16 remainder, summed in f32 (folded into
+   one f32 constant when the model is compiled): 22 bits of mantissa survive fp16 storage.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+# The newest transformers the lifted cap admits: the 5.5 line, what pyproject pins.
+LIFTED_MAX = "5.5.99"
+
+
+def exact_rope(model) -> int:
+    """Split each f32 rotary-embedding constant of an OpenVINO model into hi + lo (see 4.)."""
+    import numpy as np
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    split = 0
+    for node in model.get_ordered_ops():
+        if (node.get_type_name() != "Constant" or node.get_element_type() != ov.Type.f32
+                or "rotary_emb" not in node.get_friendly_name() or node.get_output_partial_shape(0).is_dynamic):
+            continue
+        value = node.get_data().astype(np.float32)
+        if value.size < 2:
+            continue
+        high = value.astype(np.float16).astype(np.float32)
+        exact = ops.add(ops.constant(high), ops.constant(value - high), name=f"{node.get_friendly_name()}/exact")
+        node.output(0).replace(exact.output(0))
+        split += 1
+    return split
+
+
+@contextmanager
+def optimum_for_gemma():
+    from optimum.exporters.openvino import convert, model_configs, model_patcher
+    from transformers.models.gemma3n.modeling_gemma3n import Gemma3nTextModel
+    from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts
+
+    save_model = convert._save_model
+
+    def save_exact(model, *args, **kwargs):
+        exact_rope(model)
+        return save_model(model, *args, **kwargs)
+
+    saved = [
+        (convert, "_save_model", save_exact),
+        (model_configs.GemmaOpenVINOConfig, "MAX_TRANSFORMERS_VERSION", LIFTED_MAX),
+        (Gemma3nTextModel, "project_per_layer_inputs", model_patcher._project_per_layer_inputs),
+        (Gemma4TextExperts, "forward", model_patcher.lfm2_moe_experts_forward),
+    ]
+    originals = [(owner, name, vars(owner)[name]) for owner, name, _ in saved]
+    try:
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for owner, name, value in originals:
+            setattr(owner, name, value)
