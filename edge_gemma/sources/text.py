@@ -106,7 +106,8 @@ def text_checkpoint(folder: Path, cache_dir: Path, log=print) -> Path:
     with staged_directory(target, fix=CACHE_FIX) as (_, result):
         for index, shard in enumerate(shards, 1):
             with safe_open(shard, framework="pt") as f:
-                tensors = {text_key(name): f.get_tensor(name) for name in f.keys() if text_key(name) in expected}
+                names = {name: text_key(name) for name in f.keys()}
+                tensors = {key: f.get_tensor(name) for name, key in names.items() if key in expected}
             if tensors:
                 save_file(tensors, result / shard.name, metadata={"format": "pt"})
                 weight_map.update(dict.fromkeys(tensors, shard.name))
