@@ -7,6 +7,7 @@ pass. Each problem names the key and, where there is a fixed set, the valid choi
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -60,6 +61,7 @@ class QuantPreset:
     all_layers: bool = False  # also put embeddings and the LM head in int4
     head: str = ""  # precision of the embedding / LM head on its own: int8_asym, int4_sym, ...
     head_group_size: int = -1  # group size of an int4 head
+    uncompressed: str = ""  # a regex of node names NNCF leaves in 16 bits (its ignored scope)
     awq: bool = False  # activation-aware weight quantization (NNCF matches MLP down_proj)
     scale_estimation: bool = False  # data-aware int4 scales
     gptq: bool = False
@@ -158,6 +160,11 @@ def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> No
         group = get(name, -1)
         if group != -1 and (group <= 0 or group % 32):
             problems.append(f"{key}.{name}: {group} must be -1 (channel-wise) or a positive multiple of 32")
+    if get("uncompressed"):
+        try:
+            re.compile(get("uncompressed"))
+        except re.error as exc:
+            problems.append(f"{key}.uncompressed: {get('uncompressed')!r} is not a regular expression ({exc})")
     ratio = get("ratio", 1.0)
     if not 0.0 < ratio <= 1.0:
         problems.append(f"{key}.ratio: {ratio} must be in (0, 1]")

@@ -97,7 +97,8 @@ def test_preset_value_checks(tmp_path):
     text = GOOD.format(name="p").replace(
         "int8: {weights: int8}", "int8: {weights: int8, group_size: 64}").replace(
         "int4: {weights: int4, group_size: 128}",
-        "int4: {weights: int5, group_size: 100, ratio: 1.5, backup: fp8, group_fallback: shrink}")
+        "int4: {weights: int5, group_size: 100, ratio: 1.5, backup: fp8, group_fallback: shrink, "
+        "uncompressed: '.*(router'}")
     path.write_text(text)
     with pytest.raises(RecipeError) as info:
         parse_recipe(path)
@@ -108,6 +109,7 @@ def test_preset_value_checks(tmp_path):
     assert "quant.int4.group_size: 100 must be -1 (channel-wise) or a positive multiple of 32" in problems
     assert "quant.int4.ratio: 1.5 must be in (0, 1]" in problems
     assert "quant.int4.group_fallback: 'shrink' is not one of: error, ignore, adjust" in problems
+    assert "quant.int4.uncompressed: '.*(router' is not a regular expression (missing ), unterminated" in problems
 
 
 def test_stop_words_hold_the_formats_turn_end(tmp_path):

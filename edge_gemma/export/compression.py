@@ -51,8 +51,10 @@ def nncf_arguments(preset: QuantPreset) -> dict | None:
             args["sensitivity_metric"] = preset.sensitivity
         if preset.group_fallback != "error":
             args["group_size_fallback"] = preset.group_fallback
+    ignored = [pattern for pattern in (preset.uncompressed, preset.head and HEAD) if pattern]
+    if ignored:
+        args["ignored_patterns"] = ignored
     if preset.head:
-        args["ignored_patterns"] = [HEAD]
         if preset.weights == "int4":
             # Without all_layers NNCF keeps the last MatMul it sees in backup precision: with
             # the LM head ignored, that would be the last decoder layer's down_proj.

@@ -13,13 +13,28 @@ HUB_PATTERNS = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
 SOURCE_HINT = "pass SOURCE=/path/to/checkpoint (a Hugging Face folder or a .gguf file)"
 
 
-def download(repo_id: str, log) -> Path:
-    """The local snapshot folder of `repo_id`; a one-line SourceError when it cannot be had."""
-    from huggingface_hub import snapshot_download
+def download(repo_id: str, log, check=None) -> Path:
+    """The local snapshot folder of `repo_id`; a one-line SourceError when it cannot be had.
+
+    `check(model_type)` runs first on the model type the Hub read from the repo's config.json
+    (one metadata request, answered for gated repos too), so a checkpoint that cannot be
+    exported is refused before gigabytes of weights come down. Not `hf_hub_download` of the
+    config: offline, huggingface_hub 1.21.0 retries it with backoff, on a client it has just
+    closed (RuntimeError "the client has been closed"; `_http_backoff_base`). With no network
+    the check is left to the caller (a cached snapshot still serves offline)."""
+    import httpx
+    from huggingface_hub import model_info, snapshot_download
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-    log(f"downloading {repo_id} from the Hugging Face Hub")
     try:
+        if check is not None:
+            try:
+                config = model_info(repo_id).config or {}
+            except (httpx.TransportError, OSError):  # offline (OfflineModeIsEnabled is an OSError)
+                config = None
+            if config is not None:
+                check(config.get("model_type"))
+        log(f"downloading {repo_id} from the Hugging Face Hub")
         return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))
     except GatedRepoError:
         raise SourceError(

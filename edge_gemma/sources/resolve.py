@@ -57,13 +57,19 @@ def gguf_file(source: Source, cache_dir: Path, log=print) -> Path | None:
     return Path(source.location) if source.kind == "gguf" else None
 
 
-def check_exportable(folder: Path) -> str:
-    """The checkpoint's model_type, if edge_gemma exports it; a one-line SourceError otherwise."""
+def check_exportable(folder: Path, name: str = "") -> str:
+    """The checkpoint's model_type, if edge_gemma exports it; a one-line SourceError otherwise.
+    `name`: what the error calls the checkpoint (a hub id), the folder by default."""
+    name = name or str(folder)
     if not (folder / "config.json").is_file():
-        raise SourceError(f"{folder} is not a Hugging Face checkpoint (no config.json); {SOURCE_HINT}")
-    found = model_type(folder)
+        raise SourceError(f"{name} is not a Hugging Face checkpoint (no config.json); {SOURCE_HINT}")
+    return check_family(model_type(folder), name)
+
+
+def check_family(found: str | None, name: str) -> str:
+    """`found` (a config's model_type) if edge_gemma exports it; a one-line SourceError otherwise."""
     if found not in FAMILIES and found not in MULTIMODAL:
-        raise SourceError(f"{folder} is a '{found}' checkpoint, which edge_gemma does not export; "
+        raise SourceError(f"{name} is a '{found}' checkpoint, which edge_gemma does not export; "
                           f"it exports {supported()}")
     return found
 
@@ -74,7 +80,10 @@ def prepare_checkpoint(source: Source, cache_dir: Path, log=print) -> Path:
     gguf = gguf_file(source, cache_dir, log)
     if gguf is not None:
         return checkpoint_from_gguf(gguf, cache_dir / "checkpoints", log)
-    folder = Path(source.location) if source.kind == "folder" else download(source.location, log)
+    if source.kind == "folder":
+        folder = Path(source.location)
+    else:
+        folder = download(source.location, log, check=lambda found: check_family(found, source.location))
     if check_exportable(folder) in MULTIMODAL:
         return text_checkpoint(folder, cache_dir / "checkpoints", log)
     return folder

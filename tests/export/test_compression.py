@@ -19,3 +19,13 @@ def test_int4_presets_of_the_recipes():
     assert nncf_arguments(load_recipe("gemma-3-270m").quant["int4-npu"]) == {
         "mode": "int4_sym", "group_size": 128, "ratio": 1.0, "all_layers": False, "backup_mode": "int8_sym",
         "gptq": True, "scale_estimation": True, "subset_size": 128}
+
+
+def test_uncompressed_nodes_join_the_ignored_scope():
+    # Gemma 4 26B-A4B keeps its MoE router in 16 bits at int8 and int4; with a head of its own,
+    # the head's pattern joins it.
+    recipe = load_recipe("gemma-4-26b-a4b-it")
+    assert nncf_arguments(recipe.quant["int8"]) == {"mode": "int8_asym", "ignored_patterns": [".*router.*"]}
+    assert nncf_arguments(recipe.quant["int4"])["ignored_patterns"] == [".*router.*"]
+    args = nncf_arguments(QuantPreset(weights="int8", uncompressed=".*router.*", head="int8_sym"))
+    assert args["ignored_patterns"] == [".*router.*", r".*(embed_tokens|lm_head).*"]

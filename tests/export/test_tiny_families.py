@@ -142,6 +142,17 @@ def test_tiny_export_generates(tiny_export, family, quant, capsys):
         assert greedy["genai"] == greedy["optimum"]
 
 
+@pytest.mark.parametrize("quant", ["int8", "int4"])
+def test_moe_router_stays_16_bit(tiny_export, quant):
+    # The recipe's `uncompressed: .*router.*` (recipes/gemma-4-26b-a4b-it.yaml says why).
+    from edge_gemma.export.weights import read_weights
+
+    weights = read_weights(tiny_export("gemma4_moe", quant) / "openvino_model.xml")
+    routers = [w for w in weights if "router" in w.name]
+    assert routers and all(w.precision == "float" for w in routers), routers
+    assert any(w.precision.startswith(quant) for w in weights if "layers" in w.name)
+
+
 def test_new_families_have_no_onnx_path_yet(capsys):
     for recipe in ("gemma-3n-e2b-it", "gemma-4-e2b-it"):
         assert main(["export", "--model", recipe, "--quant", "int8", "--format", "onnx", "--source", "/nonexistent"]) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edge_gemma.errors import SourceError
@@ -76,6 +78,26 @@ def test_a_family_edge_gemma_does_not_export_is_refused_at_once(tmp_path, model_
     assert f"is a '{model_type}' checkpoint, which edge_gemma does not export" in error
     assert "gemma3n_text (Gemma 3n)" in error and "gemma4_text (Gemma 4)" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_a_hub_checkpoint_of_another_family_is_refused_on_its_config_alone(monkeypatch):
+    # Up to the network boundary: the Hub's answer to the metadata request is a Llama's, and
+    # the weights must not even be asked for.
+    import huggingface_hub
+
+    class Info:
+        config = {"model_type": "llama"}
+
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "model_info", lambda repo_id, **kw: asked.append(repo_id) or Info())
+
+    def no_snapshot(*args, **kwargs):
+        raise AssertionError("the weights were downloaded before the config was checked")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_snapshot)
+    with pytest.raises(SourceError, match="meta/llama-x is a 'llama' checkpoint, which edge_gemma does not export"):
+        prepare_checkpoint(Source("hub", "meta/llama-x"), Path("/nonexistent"), log=lambda msg: None)
+    assert asked == ["meta/llama-x"]
 
 
 def test_a_gemma4_gguf_is_refused_naming_the_families_that_load(tmp_path):
