@@ -18,6 +18,7 @@ from ..recipes import QuantPreset
 from .calibration import openvino_inputs
 from .compression import compress
 from .optimum_gemma import optimum_for_gemma
+from .tables import compress_tables
 
 
 def export_16bit(checkpoint: Path, output: Path) -> str:
@@ -52,12 +53,16 @@ def export_16bit(checkpoint: Path, output: Path) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None, statistics_path: str | None = None) -> None:
-    """NNCF-compress src's model into dst."""
+def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None, statistics_path: str | None = None) -> list[str]:
+    """NNCF-compress src's model into dst; the big tables compressed block by block first
+    (tables.py), whose names it returns."""
     import openvino as ov
 
-    model = compress(ov.Core().read_model(src / MODEL_XML), preset, dataset=dataset, statistics_path=statistics_path)
+    model = ov.Core().read_model(src / MODEL_XML)
+    tables = compress_tables(model, preset)
+    model = compress(model, preset, dataset=dataset, statistics_path=statistics_path)
     ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
+    return tables
 
 
 def check_ir(folder: Path) -> None:
@@ -89,12 +94,11 @@ class OpenVINOBackend:
 
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
                  statistics_path: str | None = None) -> dict:
-        if preset.weights != "fp16":
-            compress_ir(src, dst, preset, dataset, statistics_path)
+        tables = compress_ir(src, dst, preset, dataset, statistics_path) if preset.weights != "fp16" else []
         for item in src.iterdir():  # tokenizer IRs, configs (and the model itself for fp16)
             if not (dst / item.name).exists():
                 os.replace(item, dst / item.name)
-        return {}
+        return {"tables_compressed_by_rows": tables} if tables else {}
 
     def check(self, folder: Path, facts: dict | None) -> None:
         check_ir(folder)

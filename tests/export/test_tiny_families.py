@@ -25,6 +25,17 @@ MAX_ABS = 0.01
 PROMPT = "one two three four five six seven eight nine ten " * 3
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tables_by_rows():
+    """The tiny E-models' per-layer tables (33 MB) go through export/tables.py as the real
+    ones (2-5 GB) do; the tied embedding, which the LM head also reads, stays NNCF's."""
+    import edge_gemma.export.tables as tables
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tables, "MIN_BYTES", 16 << 20)
+        yield
+
+
 def _export(checkpoint, recipe, quant, out, *extra):
     # Quality is measured on the real model (tests/quality/); random weights have none to keep.
     return main(["export", "--model", recipe, "--quant", quant, "--source", str(checkpoint),
@@ -131,6 +142,11 @@ def test_tiny_export_logits_match_pytorch(tiny_export, tiny_checkpoint, family):
 @pytest.mark.parametrize("family, quant", [(f, "int8") for f in RECIPES] + [(f, "int4") for f in NEW_FAMILIES])
 def test_tiny_export_generates(tiny_export, family, quant, capsys):
     export = tiny_export(family, quant)
+    compressed = json.loads((export / "manifest.json").read_text())["compression"].get("tables_compressed_by_rows")
+    if family in ("gemma3n_text", "gemma4_text"):  # the per-layer input embeddings
+        assert compressed == ["self.model.embed_tokens_per_layer.weight_compressed"], compressed
+    else:
+        assert compressed is None
     assert main(["generate", str(export), "Hello", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.strip()
     greedy = {}

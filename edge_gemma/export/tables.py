@@ -1,0 +1,112 @@
+"""Big lookup tables compressed a block of rows at a time: the E-models' per-layer embeddings.
+
+Gemma 3n and Gemma 4 E2B/E4B feed every layer a slice of a per-layer input embedding table
+(262144 x layers x 256: 2.0-2.8 B values) that only a Gather reads. NNCF 3.4 compresses a
+weight whole, in f32, with temporaries beside it: on a 1.25 GiB fp16 table it took 5.8 GiB
+more (measured, AMD EPYC, 2026-12-03), so the E4B table (5.3 GiB fp16) would need about 24 GiB
+on its own. A Gather table's int8 scales are per row, so quantizing it a block of rows at a
+time with NNCF's own quantizer gives the very bits NNCF writes (tests/export/test_tables.py)
+in a block's memory. The table is then already compressed when NNCF runs, and NNCF leaves it.
+
+The table gets the precision NNCF would give it: the preset's int8 mode, or its `backup` for
+int4 (NNCF keeps embeddings in backup precision unless `all_layers`). Presets that put it in
+int4 (`all_layers`), leave it out (`uncompressed`) or in fp16 (`backup: none`) go to NNCF as
+they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..recipes import QuantPreset
+
+MIN_BYTES = 256 << 20  # tables this big are compressed here (the 270M's whole model is 0.5 GB)
+BLOCK_ROWS = 8192  # 8192 x 10752 (the E4B table's width) is 88 M values: 0.35 GB in f32
+_FLOAT = {"f16", "f32", "bf16"}
+
+
+def table_mode(preset: QuantPreset) -> str | None:
+    """NNCF's mode for a Gather-only table under `preset`, when it is int8; None otherwise."""
+    if preset.weights == "int8":
+        return preset.mode
+    if preset.weights == "int4" and not preset.all_layers and preset.backup != "none":
+        return preset.backup
+    return None
+
+
+def _only_gathered(const) -> bool:
+    """Every use of the constant reaches a Gather's table input through Converts only."""
+    outputs = [const.output(0)]
+    while outputs:
+        for target in outputs.pop().get_target_inputs():
+            node = target.get_node()
+            if node.get_type_name() == "Convert":
+                outputs.append(node.output(0))
+            elif node.get_type_name() != "Gather" or target.get_index() != 0:
+                return False
+    return True
+
+
+def big_tables(model, min_bytes: int | None = None) -> list:
+    """The float Constants of `model` over `min_bytes` (MIN_BYTES) that only Gathers read (a
+    tied embedding, also read by the LM head's MatMul, is not one)."""
+    min_bytes = MIN_BYTES if min_bytes is None else min_bytes
+    return [op for op in model.get_ordered_ops()
+            if op.get_type_name() == "Constant" and op.get_element_type().get_type_name() in _FLOAT
+            and len(op.get_output_shape(0)) == 2 and op.get_byte_size() >= min_bytes and _only_gathered(op)]
+
+
+def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS):
+    """int8 codes, f16 scales and (asym) u8 zero points of a 2-D table, one scale per row,
+    computed by NNCF's quantizer a block of rows at a time."""
+    import nncf
+    from nncf.quantization.algorithms.weight_compression.config import WeightCompressionConfig
+    from nncf.quantization.algorithms.weight_compression.weight_lowering import do_integer_quantization
+    from nncf.tensor import Tensor
+
+    config = WeightCompressionConfig(mode=nncf.CompressWeightsMode(mode))
+    asym = config.is_asym_mode
+    codes = np.empty(table.shape, np.uint8 if asym else np.int8)
+    scales = np.empty((table.shape[0], 1), np.float16)
+    zero_points = np.empty((table.shape[0], 1), np.uint8) if asym else None
+    for start in range(0, table.shape[0], block_rows):
+        rows = slice(start, start + block_rows)
+        block = do_integer_quantization(Tensor(np.ascontiguousarray(table[rows])), config, reduction_axes=(1,))
+        # Copied at once: NNCF's OpenVINO-compiled quantizer (nncf 3.4, optimized_functions)
+        # returns views of output buffers it reuses on the next call.
+        codes[rows] = block.tensor.as_numpy_tensor().data
+        scales[rows] = block.scale.as_numpy_tensor().data
+        if asym:
+            zero_points[rows] = block.zero_point.as_numpy_tensor().data
+    return codes, scales, zero_points
+
+
+def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) -> list[str]:
+    """Compress `model`'s big Gather-only tables in place, as NNCF would; their names."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    mode = table_mode(preset)
+    if mode is None:
+        return []
+    done = []
+    for const in big_tables(model, min_bytes):
+        name = const.get_friendly_name()
+        if preset.uncompressed and re.fullmatch(preset.uncompressed, name):
+            continue
+        table = const.get_data()  # a view of the (memory-mapped) weights
+        codes, scales, zero_points = quantize_rows(table, mode)
+        # NNCF's own decompression chain for a table (Constant -> Convert -> [Subtract zero
+        # point] -> Multiply scale), so runtimes and edge_gemma's weight walk read it alike.
+        weight = ops.convert(ops.constant(codes, name=name, shared_memory=True), ov.Type.f16)
+        if zero_points is not None:
+            zero_point = ops.convert(ops.constant(zero_points, name=f"{name}/zero_point"), ov.Type.f16)
+            weight = ops.subtract(weight, zero_point, name=f"{name}/zero_point/subtract")
+        weight = ops.multiply(weight, ops.constant(scales, name=f"{name}/scale"), name=f"{name}/fq_weights_0")
+        if const.get_element_type() != ov.Type.f16:
+            weight = ops.convert(weight, const.get_element_type())
+        const.output(0).replace(weight.output(0))
+        done.append(name)
+    return done

@@ -1,0 +1,73 @@
+"""Big Gather tables compressed a block of rows at a time (export/tables.py) hold the very bits
+NNCF writes when it compresses them whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_gemma.export.compression import compress
+from edge_gemma.export.tables import big_tables, compress_tables, table_mode
+from edge_gemma.recipes import QuantPreset
+
+ROWS, WIDTH = 20000, 64
+
+
+def _model():
+    """ids -> a Gather-only table (the per-layer embedding's place) and a tied table read by a
+    Gather and a MatMul (the embedding and LM head), both fp16 as optimum-intel writes them."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+    table = (rng.standard_normal((ROWS, WIDTH), dtype=np.float32) * 0.02).astype(np.float16)
+    tied = (rng.standard_normal((ROWS, WIDTH), dtype=np.float32) * 0.02).astype(np.float16)
+    ids = ops.parameter([1, -1], ov.Type.i64, name="ids")
+    per_layer = ops.gather(ops.convert(ops.constant(table, name="embed_tokens_per_layer"), ov.Type.f32), ids, 0)
+    embedding = ops.convert(ops.constant(tied, name="embed_tokens"), ov.Type.f32)
+    hidden = ops.add(ops.gather(embedding, ids, 0), per_layer)
+    logits = ops.matmul(hidden, embedding, transpose_a=False, transpose_b=True)
+    return ov.Model([logits], [ids])
+
+
+def _constants(model) -> dict:
+    return {op.get_friendly_name(): op.get_data().copy() for op in model.get_ordered_ops()
+            if op.get_type_name() == "Constant" and op.get_byte_size() > 1000}
+
+
+def _logits(model):
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return compiled(np.array([[1, 7, 19999, 5]]))[0]
+
+
+def test_only_tables_no_matmul_reads_are_taken():
+    assert [c.get_friendly_name() for c in big_tables(_model(), min_bytes=1 << 20)] == ["embed_tokens_per_layer"]
+    assert big_tables(_model(), min_bytes=64 << 20) == []  # under the threshold: NNCF's own
+
+
+@pytest.mark.parametrize("preset", [QuantPreset(weights="int8"), QuantPreset(weights="int8", sym=True),
+                                    QuantPreset(weights="int4", group_size=32, backup="int8_asym")],
+                         ids=["int8_asym", "int8_sym", "int4 with int8_asym backup"])
+def test_block_by_block_gives_nncfs_own_bits(preset):
+    whole = compress(_model(), preset)
+    model = _model()
+    assert compress_tables(model, preset, min_bytes=1 << 20) == ["embed_tokens_per_layer"]
+    blocks = compress(model, preset)  # NNCF leaves the compressed table and does the rest
+    expected, got = _constants(whole), _constants(blocks)
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        assert got[name].dtype == expected[name].dtype and np.array_equal(got[name], expected[name]), name
+    assert got["embed_tokens_per_layer"].dtype == (np.int8 if preset.sym and preset.weights == "int8" else np.uint8)
+    assert np.array_equal(_logits(blocks), _logits(whole))
+
+
+def test_table_precision_follows_what_nncf_would_give_it():
+    assert table_mode(QuantPreset(weights="int8", sym=True)) == "int8_sym"
+    assert table_mode(QuantPreset(weights="int4", backup="int8_sym")) == "int8_sym"
+    assert table_mode(QuantPreset(weights="int4", all_layers=True)) is None  # int4 table: NNCF's
+    assert table_mode(QuantPreset(weights="int4", backup="none")) is None
+    assert table_mode(QuantPreset(weights="fp16")) is None
+    model = _model()
+    assert compress_tables(model, QuantPreset(weights="int8", uncompressed=".*per_layer.*"), min_bytes=1 << 20) == []
