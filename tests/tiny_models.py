@@ -1,8 +1,9 @@
 """Tiny random-weight configs of every Gemma family, with the real configs' structure.
 
 Hidden 128 so int4 group sizes 64 and 128 divide every layer, as in the real models; a
-sliding window of 16, so a 30-token prompt crosses it. The new families keep the parts their
-real configs have (field notes, transformers 5.5.4's configuration_gemma3n/gemma4):
+sliding window of 12, so a 30-token prompt crosses it, and unlike optimum-intel's dummy
+sequence length (16), so a trace that confuses the two fails here as it does on the real
+configs (windows 512, 1024). The new families keep the parts their real configs have (field notes, transformers 5.5.4's configuration_gemma3n/gemma4):
 - gemma3n_text: per-layer input embeddings, AltUp (4 streams), LAuReL, KV sharing (the last
   2 of 4 layers reuse earlier layers' caches), activation sparsity on the first layers,
   final-logit softcapping.
@@ -17,7 +18,7 @@ from __future__ import annotations
 COMMON = dict(vocab_size=262144, hidden_size=128, intermediate_size=256, num_attention_heads=2,
               num_key_value_heads=1, head_dim=64, max_position_embeddings=2048,
               bos_token_id=2, eos_token_id=1, pad_token_id=0)
-SLIDING_WINDOW = 16
+SLIDING_WINDOW = 12
 # The recipe each family's tiny model is exported with.
 RECIPES = {"gemma": "gemma-2b-it", "gemma2": "gemma-2-2b-it", "gemma3_text": "gemma-3-1b-it",
            "gemma3n_text": "gemma-3n-e2b-it", "gemma4_text": "gemma-4-e2b-it", "gemma4_moe": "gemma-4-26b-a4b-it"}

@@ -1,6 +1,6 @@
 """optimum-intel 2.2.0's text-decoder export, made to take every Gemma on transformers 5.5.
 
-Four changes, each in force only inside `optimum_for_gemma()` and undone on the way out:
+Five changes, each in force only inside `optimum_for_gemma()` and undone on the way out:
 
 1. Version cap. optimum-intel 2.2.0 caps its gemma/gemma2/gemma3_text export configs at
    transformers 5.0 (`GemmaOpenVINOConfig.MAX_TRANSFORMERS_VERSION`; gemma3n_text and
@@ -21,6 +21,12 @@ Four changes, each in force only inside `optimum_for_gemma()` and undone on the 
    the IR's logits differ from PyTorch's by 0.017 over 30 positions; kept exact, 0.0003. Each
    frequency table is stored as fp16 high part + fp16 remainder, summed in f32 (folded into
    one f32 constant when the model is compiled): 22 bits of mantissa survive fp16 storage.
+5. Gemma 4's trace inputs. `Gemma4DummyPastKeyValuesGenerator` gives the sliding layers a past
+   of `sliding_window` tokens and the full layers one of the dummy sequence length (16), with
+   one attention mask for both: a real config (window 512 or 1024) fails to trace ("The size of
+   tensor a (32) must match the size of tensor b (528)" in SDPA; found exporting the E2B shape,
+   benchmark/scale.py). A tiny model with a window of 16 hid it. Every layer's past gets the
+   dummy length, as for Gemma 3n and the other Gemmas; the IR's cache length stays dynamic.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ def exact_rope(model) -> int:
 
 @contextmanager
 def optimum_for_gemma():
-    from optimum.exporters.openvino import convert, model_configs, model_patcher
+    from optimum.exporters.openvino import convert, input_generators, model_configs, model_patcher
     from transformers.models.gemma3n.modeling_gemma3n import Gemma3nTextModel
     from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts
 
@@ -64,7 +70,15 @@ def optimum_for_gemma():
         exact_rope(model)
         return save_model(model, *args, **kwargs)
 
+    generator = input_generators.Gemma4DummyPastKeyValuesGenerator
+    generate = generator.generate
+
+    def one_past_length(self, *args, **kwargs):
+        self.sliding_window = self.sequence_length
+        return generate(self, *args, **kwargs)
+
     saved = [
+        (generator, "generate", one_past_length),
         (convert, "_save_model", save_exact),
         (model_configs.GemmaOpenVINOConfig, "MAX_TRANSFORMERS_VERSION", LIFTED_MAX),
         (Gemma3nTextModel, "project_per_layer_inputs", model_patcher._project_per_layer_inputs),

@@ -1,5 +1,5 @@
 """Each Gemma family's export path, on tiny random-weight models built in the test
-(tests/tiny_models.py: the real configs' structure, a sliding window of 16)."""
+(tests/tiny_models.py: the real configs' structure, a sliding window of 12)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ NEW_FAMILIES = ["gemma3n_text", "gemma4_text", "gemma4_moe"]
 # on the AMD EPYC (2026-12-03, random ids; gemma and gemma2 not measured alone): gemma3_text
 # 4.5e-4, gemma3n_text 8.7e-5, gemma4_text 2.0e-4, gemma4_moe 4.7e-4 (f32 KV cache).
 MAX_ABS = 0.01
-# Longer than the tiny sliding window (16), so sliding-window layers are exercised.
+# Longer than the tiny sliding window (12), so sliding-window layers are exercised.
 PROMPT = "one two three four five six seven eight nine ten " * 3
 
 
@@ -129,7 +129,7 @@ def test_tiny_export_logits_match_pytorch(tiny_export, tiny_checkpoint, family):
     model = edge_gemma.load(export, device="CPU", engine="optimum")
     ids = torch.tensor([model.tokenizer.encode(PROMPT)])
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-    assert ids.shape[1] > 16
+    assert ids.shape[1] > SLIDING_WINDOW
     expected = _reference(tiny_checkpoint(family), ids)
     # Every position, from the IR as exported (the optimum engine computes the last one only).
     got = torch.from_numpy(IRModel(export / "openvino_model.xml", {}).logits(ids[0].tolist()))[None]
@@ -215,7 +215,7 @@ def test_family_mismatch_is_refused(tiny_checkpoint, tmp_path, capsys):
 
 @pytest.mark.parametrize("family", list(FAMILY_RECIPES))
 def test_tiny_traced_onnx_matches_pytorch_past_the_sliding_window(tiny_checkpoint, family, tmp_path):
-    # fp32 on both sides, so any difference is the graph's: a 40-token prompt (window 16)
+    # fp32 on both sides, so any difference is the graph's: a 40-token prompt (window 12)
     # fed as 30 tokens, then 10 more through the KV cache, as the runtime does.
     import numpy as np
     import onnxruntime as ort
