@@ -18,8 +18,9 @@ from edge_gemma.quality.models import IRModel
 FAMILY_RECIPES = {"gemma": "gemma-2b-it", "gemma2": "gemma-2-2b-it", "gemma3_text": "gemma-3-1b-it"}
 NEW_FAMILIES = ["gemma3n_text", "gemma4_text", "gemma4_moe"]
 # fp16 IR against fp32 PyTorch at every position, f32 inference: measured max abs logit error
-# on the AMD EPYC (2026-12-03, random ids, a window of 16 then; gemma and gemma2 not measured alone): gemma3_text
-# 4.5e-4, gemma3n_text 8.7e-5, gemma4_text 2.0e-4, gemma4_moe 4.7e-4 (f32 KV cache).
+# on the AMD EPYC (2026-12-03, random ids, a window of 16 then; gemma and gemma2 not measured
+# alone): gemma3_text 4.5e-4, gemma3n_text 8.7e-5, gemma4_text 2.0e-4, gemma4_moe 4.7e-4 (f32
+# KV cache).
 MAX_ABS = 0.01
 # Longer than the tiny sliding window (12), so sliding-window layers are exercised.
 PROMPT = "one two three four five six seven eight nine ten " * 3
