@@ -188,7 +188,8 @@ def scale_row(model: str, quant: str, work: Path, layers: int | None = None) -> 
     if code != 0:
         raise EdgeGemmaError(f"the export of {checkpoint} failed (exit {code}); run the command above to see why")
     ir_gb = sum(p.stat().st_size for p in out.glob("openvino_model.*")) / 1e9
-    described = ", ".join(f"{k}={v}" for k, v in vars(preset).items() if v not in (False, "", 0.0))
+    defaults = vars(type(preset)(weights=preset.weights))
+    described = ", ".join(f"{k}={v}" for k, v in vars(preset).items() if k == "weights" or v != defaults[k])
     return (f"| {name} (random weights) | {quant}: {described} | {wall:.0f} s (anonymous peak at "
             f"{peaks.get('RssAnon_at', 0):.0f} s) | "
             f"{peaks.get('RssAnon', 0) / 2**30:.1f} GB | {peaks.get('VmRSS', 0) / 2**30:.1f} GB | {ir_gb:.2f} GB |")

@@ -32,13 +32,18 @@ def add_arguments(p) -> None:
 
 
 def add_quality(p) -> None:
-    """The flags of the quality step and of calibration, shared with `sweep`."""
+    """The flags of the quality step and of calibration."""
     p.add_argument("--no-eval", action="store_true", help="skip measuring quality against the reference "
                    "(it runs the model twice over 4,800 tokens: minutes for 7B-9B models)")
+    add_texts(p)
+    p.add_argument("--accept-quality", action="store_true", help="keep an export whose KL is above the recipe's max_kl")
+
+
+def add_texts(p) -> None:
+    """The evaluation and calibration texts, shared with `sweep`."""
     p.add_argument("--eval-text", type=Path, metavar="FILE", help="evaluation text (default: the built-in held-out text)")
     p.add_argument("--calibration", type=Path, metavar="FILE",
                    help="calibration text for data-aware presets (default: the preset's `calibration`)")
-    p.add_argument("--accept-quality", action="store_true", help="keep an export whose KL is above the recipe's max_kl")
 
 
 def quality_options(args):

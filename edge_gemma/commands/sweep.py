@@ -20,6 +20,7 @@ from ..errors import RecipeError
 from ..export_folder import model_file_bytes
 from ..recipes import QuantPreset, Recipe, parse_preset
 from .common import add_cache_dir, at_least
+from .export import add_texts
 
 HELP = "export candidate presets from one 16-bit model; table of size, speed, quality"
 
@@ -136,7 +137,7 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
                                                Path(tmp) / "checkpoint")
                         (Path(tmp) / "uncompressed").mkdir()
                         converted = Converted(Path(tmp) / "uncompressed",
-                                              *backend.convert(view, Path(tmp) / "uncompressed"))
+                                              *backend.convert(view, Path(tmp) / "uncompressed", cache_dir))
                 print(f"\nsweep: {name}", file=sys.stderr)
                 manifest = run_export(plan, source, folder, cache_dir, force=True, converted=converted,
                                       log=StepLog(7), quality=quality)
@@ -166,6 +167,7 @@ def add_arguments(p) -> None:
     p.add_argument("--no-speed", action="store_true", help="skip the speed runs")
     p.add_argument("--reuse", action="store_true",
                    help="keep candidates already exported in the output folder with the same preset")
+    add_texts(p)
     add_cache_dir(p)
 
 

@@ -62,9 +62,10 @@ class Backend(Protocol):
     def refuse(self, family: Family, preset: QuantPreset) -> str | None:
         """Why this format cannot make the preset of a model of `family` (one line), or None."""
 
-    def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
+    def convert(self, checkpoint: Path, out: Path, cache_dir: Path) -> tuple[str, dict | None]:
         """Write the uncompressed model into `out`; return the dtype it was loaded in and the
-        graph facts for the manifest's section named after the format (None: no section)."""
+        graph facts for the manifest's section named after the format (None: no section).
+        `cache_dir`: where the backend may keep what conversions of other checkpoints share."""
 
     def calibration_inputs(self, src: Path):
         """A function from a window of token ids to one input of the uncompressed model."""
@@ -184,7 +185,7 @@ def convert(backend: Backend, view: Path, out: Path, reuse: Converted | None, ca
         return load_dtype, facts
     log.step(backend.convert_step)
     with quiet_transformers():
-        load_dtype, facts = backend.convert(view, out)
+        load_dtype, facts = backend.convert(view, out, cache_dir)
     conversions.store(cache_dir, key, out, load_dtype, facts)
     return load_dtype, facts
 

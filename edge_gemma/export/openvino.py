@@ -19,6 +19,7 @@ from .calibration import openvino_inputs
 from .compression import compress
 from .optimum_gemma import optimum_for_gemma
 from .tables import compress_tables
+from .tokenizer_irs import cached_tokenizer_irs
 
 
 def export_16bit(checkpoint: Path, output: Path) -> str:
@@ -86,8 +87,9 @@ class OpenVINOBackend:
     def refuse(self, family, preset: QuantPreset) -> str | None:
         return None  # every family and quant level has an OpenVINO form
 
-    def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
-        return export_16bit(checkpoint, out), None
+    def convert(self, checkpoint: Path, out: Path, cache_dir: Path) -> tuple[str, dict | None]:
+        with cached_tokenizer_irs(checkpoint, cache_dir):
+            return export_16bit(checkpoint, out), None
 
     def calibration_inputs(self, src: Path):
         return openvino_inputs

@@ -47,3 +47,36 @@ def test_the_cache_is_bounded(tmp_path, monkeypatch):
     for n in range(conversions.KEEP + 2):
         conversions.store(tmp_path / "cache", f"k{n}", made, "bfloat16", {"n": n})
     assert len(list((tmp_path / "cache" / "conversions").iterdir())) == conversions.KEEP
+
+
+def test_tokenizer_irs_are_converted_once_per_tokenizer(real_checkpoint, tmp_path, monkeypatch):
+    # Two checkpoints with one tokenizer: the second copies the first's IRs (export/tokenizer_irs.py).
+    import shutil
+
+    from optimum.exporters.openvino import __main__ as optimum_main
+    from optimum.exporters.openvino import convert as optimum_convert
+    from transformers import AutoTokenizer
+
+    from edge_gemma.export.tokenizer_irs import IR_FILES, cached_tokenizer_irs, tokenizer_key
+
+    tokenizer = AutoTokenizer.from_pretrained(real_checkpoint)
+    other = tmp_path / "other"  # another model's folder: its own weights, the same tokenizer files
+    other.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(real_checkpoint / name, other / name)
+    assert tokenizer_key(other) != tokenizer_key(tmp_path)
+    cache = tmp_path / "cache"
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for checkpoint, out in zip((real_checkpoint, other), outs):
+        out.mkdir()
+        with cached_tokenizer_irs(checkpoint, cache):
+            optimum_main.maybe_convert_tokenizers("transformers", out, None, [tokenizer], task="text-generation-with-past")
+
+        def no_conversion(*args, **kwargs):
+            raise AssertionError("the tokenizer was converted again")
+
+        monkeypatch.setattr(optimum_convert, "export_tokenizer", no_conversion)
+    for name in IR_FILES:
+        assert (outs[1] / name).read_bytes() == (outs[0] / name).read_bytes(), name
+        assert (outs[1] / name).stat().st_ino != (cache / "tokenizers" / tokenizer_key(other) / name).stat().st_ino
+    assert optimum_main.maybe_convert_tokenizers.__name__ == "maybe_convert_tokenizers"  # restored

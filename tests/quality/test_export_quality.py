@@ -66,7 +66,7 @@ def test_eval_command_on_a_user_text(real_exports, tmp_path, capsys):
     from edge_gemma.texts import heldout_text
 
     text = tmp_path / "mine.txt"
-    text.write_text(heldout_text()[: len(heldout_text()) // 3])  # about 1,600 tokens
+    text.write_text(heldout_text()[: len(heldout_text()) // 4])  # about 1,200 tokens
     folder = real_exports["int8"]
     before = (folder / "manifest.json").read_text()
     assert main(["eval", str(folder), "--text", str(text), "--json"]) == 0

@@ -120,7 +120,7 @@ class ONNXBackend:
                     "rewrite expects that); drop `head` from the preset or export with FORMAT=openvino")
         return None
 
-    def convert(self, checkpoint: Path, out: Path) -> tuple[str, dict | None]:
+    def convert(self, checkpoint: Path, out: Path, cache_dir: Path) -> tuple[str, dict | None]:
         return "float32", trace_decoder(checkpoint, out / MODEL_ONNX)
 
     def calibration_inputs(self, src: Path):

@@ -1,0 +1,64 @@
+"""The tokenizer and detokenizer IRs, converted once per tokenizer and kept in the cache.
+
+optimum-intel converts a checkpoint's tokenizer with openvino-tokenizers at every 16-bit
+export (`maybe_convert_tokenizers`); for Gemma's 262144-token vocabulary that is 8-16 s on
+2 cores, the same for every checkpoint that shares the tokenizer (fine-tunes of one model, and
+each tiny test model). The IRs depend only on the tokenizer's files, the tools and this
+package's code, so they are keyed by those and copied (never linked: an export is the user's
+to edit) from `cache_dir/tokenizers`. The conversion cache (conversions.py) still holds whole
+conversions; this one serves a new checkpoint of a known tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..files import CACHE_FIX, keep_most_recent, staged_directory
+from .calibration import fingerprint
+from .manifest import code_fingerprint, tool_versions
+
+# What openvino-tokenizers reads (through transformers' tokenizer) and what it writes.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+                   "chat_template.jinja", "chat_template.json")
+IR_FILES = ("openvino_tokenizer.xml", "openvino_tokenizer.bin", "openvino_detokenizer.xml", "openvino_detokenizer.bin")
+KEEP = 4
+
+
+def tokenizer_key(checkpoint: Path) -> str:
+    files = [checkpoint / name for name in TOKENIZER_FILES if (checkpoint / name).is_file()]
+    return fingerprint(*files, code_fingerprint(), json.dumps(tool_versions(), sort_keys=True))
+
+
+@contextmanager
+def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path, log=lambda msg: None):
+    """While active, optimum-intel's tokenizer conversion copies the IRs from the cache, or
+    converts and fills it."""
+    from optimum.exporters.openvino import __main__ as optimum_main
+
+    convert = optimum_main.maybe_convert_tokenizers
+    entry = Path(cache_dir) / "tokenizers" / tokenizer_key(checkpoint)
+
+    def cached(library_name, output, *args, **kwargs):
+        output = Path(output)
+        if all((entry / name).is_file() for name in IR_FILES):
+            for name in IR_FILES:
+                shutil.copy2(entry / name, output / name)
+            os.utime(entry)  # most recently used
+            log(f"tokenizer IRs: the same tokenizer is cached, copied from {entry}")
+            return
+        convert(library_name, output, *args, **kwargs)
+        if all((output / name).is_file() for name in IR_FILES):
+            with staged_directory(entry, fix=CACHE_FIX) as (_, staged):
+                for name in IR_FILES:
+                    shutil.copy2(output / name, staged / name)
+            keep_most_recent(entry.parent, KEEP)
+
+    optimum_main.maybe_convert_tokenizers = cached
+    try:
+        yield
+    finally:
+        optimum_main.maybe_convert_tokenizers = convert
