@@ -66,11 +66,12 @@ def head_arguments(preset: QuantPreset) -> dict | None:
     """The embedding / LM head pass, or None when the preset leaves the head to NNCF."""
     if not preset.head:
         return None
+    ignored = [LAYERS, *([preset.uncompressed] if preset.uncompressed else [])]
     if preset.head.startswith("int8"):
-        return {"mode": preset.head, "ignored_patterns": [LAYERS]}
+        return {"mode": preset.head, "ignored_patterns": ignored}
     # all_layers: without it NNCF keeps embeddings and the last MatMul in the backup precision.
     return {"mode": preset.head, "group_size": preset.head_group_size, "ratio": 1.0, "all_layers": True,
-            "ignored_patterns": [LAYERS], **({"scale_estimation": True, "subset_size": preset.subset_size}
+            "ignored_patterns": ignored, **({"scale_estimation": True, "subset_size": preset.subset_size}
                                              if preset.scale_estimation else {})}
 
 

@@ -8,10 +8,11 @@ on its own. A Gather table's int8 scales are per row, so quantizing it a block o
 time with NNCF's own quantizer gives the very bits NNCF writes (tests/export/test_tables.py)
 in a block's memory. The table is then already compressed when NNCF runs, and NNCF leaves it.
 
-The table gets the precision NNCF would give it: the preset's int8 mode, or its `backup` for
-int4 (NNCF keeps embeddings in backup precision unless `all_layers`). Presets that put it in
-int4 (`all_layers`), leave it out (`uncompressed`) or in fp16 (`backup: none`) go to NNCF as
-they are.
+The table gets the precision NNCF would give it: the preset's `head` when its pattern names the
+table (compression.HEAD matches `embed_tokens_per_layer` too), else the preset's int8 mode, or
+its `backup` for int4 (NNCF keeps embeddings in backup precision unless `all_layers`). Presets
+that put it in int4 (`all_layers`, an int4 `head`), leave it out (`uncompressed`) or in fp16
+(`backup: none`) go to NNCF as they are.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ import re
 import numpy as np
 
 from ..recipes import QuantPreset
+from .compression import HEAD
 
 MIN_BYTES = 256 << 20  # tables this big are compressed here (the 270M's whole model is 0.5 GB)
 BLOCK_ROWS = 8192  # 8192 x 10752 (the E4B table's width) is 88 M values: 0.35 GB in f32
-_FLOAT = {"f16", "f32", "bf16"}
+# bf16 is left to NNCF: Constant.get_data() gives its raw bits as float16 (optimum-intel's
+# export writes f16 anyway).
+_FLOAT = {"f16", "f32"}
 
 
-def table_mode(preset: QuantPreset) -> str | None:
-    """NNCF's mode for a Gather-only table under `preset`, when it is int8; None otherwise."""
+def table_mode(preset: QuantPreset, name: str = "") -> str | None:
+    """NNCF's mode for the Gather-only table `name` under `preset`, when it is int8; None otherwise."""
+    if preset.head and re.match(HEAD, name):  # the head pass compresses it
+        return preset.head if preset.head.startswith("int8") else None
     if preset.weights == "int8":
         return preset.mode
     if preset.weights == "int4" and not preset.all_layers and preset.backup != "none":
@@ -47,6 +53,18 @@ def _only_gathered(const) -> bool:
             elif node.get_type_name() != "Gather" or target.get_index() != 0:
                 return False
     return True
+
+
+def _names(const) -> list[str]:
+    """The constant's name and its Gathers': NNCF's ignored scope matches either (nncf 3.4)."""
+    names, outputs = [const.get_friendly_name()], [const.output(0)]
+    while outputs:
+        for target in outputs.pop().get_target_inputs():
+            node = target.get_node()
+            names.append(node.get_friendly_name())
+            if node.get_type_name() == "Convert":
+                outputs.append(node.output(0))
+    return names
 
 
 def big_tables(model, min_bytes: int | None = None) -> list:
@@ -88,13 +106,11 @@ def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) ->
     import openvino as ov
     import openvino.opset13 as ops
 
-    mode = table_mode(preset)
-    if mode is None:
-        return []
     done = []
     for const in big_tables(model, min_bytes):
         name = const.get_friendly_name()
-        if preset.uncompressed and re.fullmatch(preset.uncompressed, name):
+        mode = table_mode(preset, name)
+        if mode is None or preset.uncompressed and any(re.match(preset.uncompressed, n) for n in _names(const)):
             continue
         table = const.get_data()  # a view of the (memory-mapped) weights
         codes, scales, zero_points = quantize_rows(table, mode)

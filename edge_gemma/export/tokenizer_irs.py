@@ -6,7 +6,10 @@ export (`maybe_convert_tokenizers`); for Gemma's 262144-token vocabulary that is
 each tiny test model). The IRs depend only on the tokenizer's files, the tools and this
 package's code, so they are keyed by those and copied (never linked: an export is the user's
 to edit) from `cache_dir/tokenizers`. The conversion cache (conversions.py) still holds whole
-conversions; this one serves a new checkpoint of a known tokenizer.
+conversions; this one serves a new checkpoint of a known tokenizer. The key leaves out what
+edge_gemma never varies: the task (always text-generation-with-past, which sets left padding)
+and a multimodal processor's chat template (text checkpoints have none: sources/text.py).
+The cache is best-effort: an entry that cannot be read or written means converting as before.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import OutputError
 from ..files import CACHE_FIX, keep_most_recent, staged_directory
 from .calibration import fingerprint
 from .manifest import code_fingerprint, tool_versions
@@ -44,18 +48,24 @@ def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path, log=lambda msg: None
 
     def cached(library_name, output, *args, **kwargs):
         output = Path(output)
-        if all((entry / name).is_file() for name in IR_FILES):
+        try:
             for name in IR_FILES:
                 shutil.copy2(entry / name, output / name)
             os.utime(entry)  # most recently used
             log(f"tokenizer IRs: the same tokenizer is cached, copied from {entry}")
             return
+        except OSError:  # not cached, or removed meanwhile by another export's clean-up
+            for name in IR_FILES:
+                (output / name).unlink(missing_ok=True)
         convert(library_name, output, *args, **kwargs)
         if all((output / name).is_file() for name in IR_FILES):
-            with staged_directory(entry, fix=CACHE_FIX) as (_, staged):
-                for name in IR_FILES:
-                    shutil.copy2(output / name, staged / name)
-            keep_most_recent(entry.parent, KEEP)
+            try:
+                with staged_directory(entry, fix=CACHE_FIX) as (_, staged):
+                    for name in IR_FILES:
+                        shutil.copy2(output / name, staged / name)
+                keep_most_recent(entry.parent, KEEP)
+            except (OSError, OutputError):  # a cache that cannot be written costs speed only
+                pass
 
     optimum_main.maybe_convert_tokenizers = cached
     try:

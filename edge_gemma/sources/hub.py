@@ -24,16 +24,16 @@ def download(repo_id: str, log, check=None) -> Path:
     the check is left to the caller (a cached snapshot still serves offline)."""
     import httpx
     from huggingface_hub import model_info, snapshot_download
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
     try:
         if check is not None:
             try:
-                config = model_info(repo_id).config or {}
-            except (httpx.TransportError, OSError):  # offline (OfflineModeIsEnabled is an OSError)
-                config = None
-            if config is not None:
-                check(config.get("model_type"))
+                found = ((model_info(repo_id).config or {}).get("model_type"))
+            except (httpx.TransportError, OfflineModeIsEnabled):  # no network: snapshot_download says so
+                found = None
+            if found is not None:  # the Hub read no config: checked after the download instead
+                check(found)
         log(f"downloading {repo_id} from the Hugging Face Hub")
         return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))
     except GatedRepoError:

@@ -71,3 +71,21 @@ def test_table_precision_follows_what_nncf_would_give_it():
     assert table_mode(QuantPreset(weights="fp16")) is None
     model = _model()
     assert compress_tables(model, QuantPreset(weights="int8", uncompressed=".*per_layer.*"), min_bytes=1 << 20) == []
+
+
+def test_a_head_preset_gives_a_table_its_head_precision():
+    # compression.HEAD names `embed_tokens_per_layer` too: the head pass's precision is its own.
+    assert table_mode(QuantPreset(weights="int4", head="int8_sym"), "embed_tokens_per_layer") == "int8_sym"
+    assert table_mode(QuantPreset(weights="int4", head="int4_sym"), "embed_tokens_per_layer") is None
+    assert table_mode(QuantPreset(weights="int4", head="int8_sym"), "some_other_table") == "int8_asym"
+    preset = QuantPreset(weights="int4", group_size=32, head="int8_sym")
+    whole, model = compress(_model(), preset), _model()
+    assert compress_tables(model, preset, min_bytes=1 << 20) == ["embed_tokens_per_layer"]
+    expected, got = _constants(whole), _constants(compress(model, preset))
+    assert sorted(got) == sorted(expected) and all(np.array_equal(got[n], expected[n]) for n in expected)
+
+
+def test_uncompressed_matches_the_table_or_its_gather_as_nncf_does():
+    # NNCF's ignored scope matches from the start of a name (re.match), the weight's or its op's.
+    for pattern in ("embed_tokens_per", ".*Gather.*"):
+        assert compress_tables(_model(), QuantPreset(weights="int8", uncompressed=pattern), min_bytes=1 << 20) == []
