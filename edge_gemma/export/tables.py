@@ -42,29 +42,26 @@ def table_mode(preset: QuantPreset, name: str = "") -> str | None:
     return None
 
 
-def _only_gathered(const) -> bool:
-    """Every use of the constant reaches a Gather's table input through Converts only."""
+def _uses(const):
+    """(node, input index) of every use of the constant, through Converts, the Converts too."""
     outputs = [const.output(0)]
     while outputs:
         for target in outputs.pop().get_target_inputs():
             node = target.get_node()
+            yield node, target.get_index()
             if node.get_type_name() == "Convert":
                 outputs.append(node.output(0))
-            elif node.get_type_name() != "Gather" or target.get_index() != 0:
-                return False
-    return True
+
+
+def _only_gathered(const) -> bool:
+    """Every use of the constant reaches a Gather's table input through Converts only."""
+    return all(node.get_type_name() == "Convert" or node.get_type_name() == "Gather" and index == 0
+               for node, index in _uses(const))
 
 
 def _names(const) -> list[str]:
-    """The constant's name and its Gathers': NNCF's ignored scope matches either (nncf 3.4)."""
-    names, outputs = [const.get_friendly_name()], [const.output(0)]
-    while outputs:
-        for target in outputs.pop().get_target_inputs():
-            node = target.get_node()
-            names.append(node.get_friendly_name())
-            if node.get_type_name() == "Convert":
-                outputs.append(node.output(0))
-    return names
+    """The constant's name and its readers': NNCF's ignored scope matches either (nncf 3.4)."""
+    return [const.get_friendly_name(), *(node.get_friendly_name() for node, _ in _uses(const))]
 
 
 def big_tables(model, min_bytes: int | None = None) -> list:
