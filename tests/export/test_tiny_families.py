@@ -37,6 +37,16 @@ def tables_by_rows():
         yield
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_cache(tmp_path_factory):
+    """The module's exports share a cache of their own (the tiny models' conversions and their
+    one tokenizer's IRs): a dozen tiny conversions in the session's cache would push the real
+    270M's conversion out of it (conversions.KEEP), and a later real export would convert again."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDGE_GEMMA_CACHE", str(tmp_path_factory.mktemp("tiny-cache")))
+        yield
+
+
 def _export(checkpoint, recipe, quant, out, *extra):
     # Quality is measured on the real model (tests/quality/); random weights have none to keep.
     return main(["export", "--model", recipe, "--quant", quant, "--source", str(checkpoint),
