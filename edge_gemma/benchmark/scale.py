@@ -91,7 +91,7 @@ def build(model: str, out: Path, tokenizer_from: Path, layers: int | None = None
 
     family, dims = SHAPES[model]
     if layers:
-        dims = at_depth(family, dims, layers)
+        dims = at_depth(dims, layers)
     config = AutoConfig.for_model(family, **{"vocab_size": 262144, **dims}, bos_token_id=2, eos_token_id=1,
                                   pad_token_id=0, torch_dtype="bfloat16")
     with torch.device("meta"):
@@ -127,7 +127,7 @@ def build(model: str, out: Path, tokenizer_from: Path, layers: int | None = None
     return out
 
 
-def at_depth(family: str, dims: dict, layers: int) -> dict:
+def at_depth(dims: dict, layers: int) -> dict:
     """The same widths at another depth: per-layer lists (layer types, MLP widths, sparsity)
     cut to it, the KV-shared share scaled to it (a KV-shared layer reuses the cache of an
     earlier layer of its type, so one full period stays unshared)."""

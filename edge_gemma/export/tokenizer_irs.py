@@ -38,7 +38,7 @@ def tokenizer_key(checkpoint: Path) -> str:
 
 
 @contextmanager
-def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path, log=lambda msg: None):
+def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path):
     """While active, optimum-intel's tokenizer conversion copies the IRs from the cache, or
     converts and fills it."""
     from optimum.exporters.openvino import __main__ as optimum_main
@@ -52,7 +52,6 @@ def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path, log=lambda msg: None
             for name in IR_FILES:
                 shutil.copy2(entry / name, output / name)
             os.utime(entry)  # most recently used
-            log(f"tokenizer IRs: the same tokenizer is cached, copied from {entry}")
             return
         except OSError:  # not cached, or removed meanwhile by another export's clean-up
             for name in IR_FILES:

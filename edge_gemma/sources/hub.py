@@ -29,7 +29,7 @@ def download(repo_id: str, log, check=None) -> Path:
     try:
         if check is not None:
             try:
-                found = ((model_info(repo_id).config or {}).get("model_type"))
+                found = (model_info(repo_id).config or {}).get("model_type")
             except (httpx.TransportError, OfflineModeIsEnabled):  # no network: snapshot_download says so
                 found = None
             if found is not None:  # the Hub read no config: checked after the download instead

@@ -32,7 +32,7 @@ def test_shapes_have_the_published_sizes(model, total, tables):
 
 def test_a_shallower_copy_keeps_widths_pattern_and_a_valid_kv_sharing():
     family, dims = SHAPES["gemma-4-e2b-it"]
-    shallow = at_depth(family, dims, 10)
+    shallow = at_depth(dims, 10)
     assert shallow["layer_types"] == dims["layer_types"][:10] and shallow["layer_types"][4] == "full_attention"
     assert shallow["num_kv_shared_layers"] == 5  # round(20 * 10 / 35) = 6, but one period stays unshared
     assert shallow["hidden_size"] == dims["hidden_size"]
