@@ -16,7 +16,7 @@ from ..errors import ExportError
 from ..export_folder import MODEL_XML
 from ..recipes import QuantPreset
 from .calibration import openvino_inputs
-from .compression import compress
+from .compression import compress, nncf_arguments
 from .optimum_gemma import optimum_for_gemma
 from .tables import compress_tables
 from .tokenizer_irs import cached_tokenizer_irs
@@ -54,16 +54,17 @@ def export_16bit(checkpoint: Path, output: Path) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None, statistics_path: str | None = None) -> list[str]:
-    """NNCF-compress src's model into dst; the big tables compressed block by block first
-    (tables.py), whose names it returns."""
+def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None,
+                statistics_path: str | None = None) -> tuple[list[str], QuantPreset]:
+    """NNCF-compress src's model into dst, the big tables block by block first (tables.py):
+    their names and the preset NNCF then ran."""
     import openvino as ov
 
     model = ov.Core().read_model(src / MODEL_XML)
-    tables = compress_tables(model, preset)
+    tables, preset = compress_tables(model, preset)
     model = compress(model, preset, dataset=dataset, statistics_path=statistics_path)
     ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
-    return tables
+    return tables, preset
 
 
 def check_ir(folder: Path) -> None:
@@ -96,11 +97,12 @@ class OpenVINOBackend:
 
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
                  statistics_path: str | None = None) -> dict:
-        tables = compress_ir(src, dst, preset, dataset, statistics_path) if preset.weights != "fp16" else []
+        tables, ran = compress_ir(src, dst, preset, dataset, statistics_path) if preset.weights != "fp16" else ([], preset)
         for item in src.iterdir():  # tokenizer IRs, configs (and the model itself for fp16)
             if not (dst / item.name).exists():
                 os.replace(item, dst / item.name)
-        return {"tables_compressed_by_rows": tables} if tables else {}
+        # What NNCF was given (all_layers may differ from the recipe's: tables.compress_tables).
+        return {"tables_compressed_by_rows": tables, "nncf": nncf_arguments(ran)} if tables else {}
 
     def check(self, folder: Path, facts: dict | None) -> None:
         check_ir(folder)

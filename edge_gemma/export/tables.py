@@ -1,12 +1,17 @@
-"""Big lookup tables compressed a block of rows at a time: the E-models' per-layer embeddings.
+"""Big embedding tables compressed a block of rows at a time, not whole in f32 by NNCF.
 
-Gemma 3n and Gemma 4 E2B/E4B feed every layer a slice of a per-layer input embedding table
-(262144 x layers x 256: 2.0-2.8 B values) that only a Gather reads. NNCF 3.4 compresses a
-weight whole, in f32, with temporaries beside it: on a 1.25 GiB fp16 table it took 5.8 GiB
-more (measured, AMD EPYC, 2026-12-03), so the E4B table (5.3 GiB fp16) would need about 24 GiB
-on its own. A Gather table's int8 scales are per row, so quantizing it a block of rows at a
-time with NNCF's own quantizer gives the very bits NNCF writes (tests/export/test_tables.py)
-in a block's memory. The table is then already compressed when NNCF runs, and NNCF leaves it.
+NNCF 3.4 compresses a weight whole, in f32, with temporaries beside it: on a 1.25 GiB fp16
+table it took 5.8 GiB more (measured, AMD EPYC, 2026-12-03). Two kinds of table are that big:
+- the E-models' per-layer input embeddings (Gemma 3n, Gemma 4 E2B/E4B: 262144 x layers x 256,
+  2.0-2.8 B values), read by a Gather only: the E4B table (5.3 GiB fp16) alone would need
+  about 24 GiB;
+- every Gemma's token embedding, tied to the LM head (one matrix read by the Gather and by the
+  head's MatMul with transpose_b): 262144 x 3584 at 9B (1.9 GB fp16), the most of a
+  gemma-2-9b-it int4 export's peak (docs/quality.md).
+Both are quantized along their rows (a Gather's row, the head's reduction axis), so
+quantizing a block of rows at a time with NNCF's own quantizer gives the very bits NNCF writes
+(tests/export/test_tables.py) in a block's memory. The table is then already compressed when
+NNCF runs, and NNCF leaves it.
 
 The table gets the precision NNCF would give it: the preset's `head` when its pattern names the
 table (compression.HEAD matches `embed_tokens_per_layer` too), else the preset's int8 mode, or
@@ -18,6 +23,7 @@ that put it in int4 (`all_layers`, an int4 `head`), leave it out (`uncompressed`
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -53,10 +59,16 @@ def _uses(const):
                 outputs.append(node.output(0))
 
 
-def _only_gathered(const) -> bool:
-    """Every use of the constant reaches a Gather's table input through Converts only."""
-    return all(node.get_type_name() == "Convert" or node.get_type_name() == "Gather" and index == 0
-               for node, index in _uses(const))
+def _row_reader(node, index: int) -> bool:
+    """A use that reads the table by rows: a Gather's table or a MatMul's transposed B (the
+    tied LM head), or a Convert on the way to one."""
+    kind = node.get_type_name()
+    return (kind == "Convert" or kind == "Gather" and index == 0
+            or kind == "MatMul" and index == 1 and node.get_attributes().get("transpose_b", False))
+
+
+def _tied(const) -> bool:
+    return any(node.get_type_name() == "MatMul" for node, _ in _uses(const))
 
 
 def _names(const) -> list[str]:
@@ -64,13 +76,28 @@ def _names(const) -> list[str]:
     return [const.get_friendly_name(), *(node.get_friendly_name() for node, _ in _uses(const))]
 
 
-def big_tables(model, min_bytes: int | None = None) -> list:
-    """The float Constants of `model` over `min_bytes` (MIN_BYTES) that only Gathers read (a
-    tied embedding, also read by the LM head's MatMul, is not one)."""
-    min_bytes = MIN_BYTES if min_bytes is None else min_bytes
+def _gather_tables(model) -> list:
+    """The 2-D float Constants of `model` that only Gathers and transposed MatMuls read, and
+    that at least one Gather reads (an embedding)."""
     return [op for op in model.get_ordered_ops()
             if op.get_type_name() == "Constant" and op.get_element_type().get_type_name() in _FLOAT
-            and len(op.get_output_shape(0)) == 2 and op.get_byte_size() >= min_bytes and _only_gathered(op)]
+            and len(op.get_output_shape(0)) == 2 and all(_row_reader(n, i) for n, i in _uses(op))
+            and any(n.get_type_name() == "Gather" for n, _ in _uses(op))]
+
+
+def _embeddings(model) -> int:
+    """How many float Constants of 2 or more dimensions a Gather reads as its table: what
+    NNCF counts as embeddings."""
+    return sum(op.get_type_name() == "Constant" and op.get_element_type().get_type_name() in _FLOAT
+               and len(op.get_output_shape(0)) >= 2 and any(n.get_type_name() == "Gather" and i == 0 for n, i in _uses(op))
+               for op in model.get_ordered_ops())
+
+
+def big_tables(model, min_bytes: int | None = None) -> list:
+    """The embedding tables of `model` (Gather-only, or tied to the LM head) over `min_bytes`
+    (MIN_BYTES)."""
+    min_bytes = MIN_BYTES if min_bytes is None else min_bytes
+    return [op for op in _gather_tables(model) if op.get_byte_size() >= min_bytes]
 
 
 def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS):
@@ -98,17 +125,35 @@ def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS):
     return codes, scales, zero_points
 
 
-def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) -> list[str]:
-    """Compress `model`'s big Gather-only tables in place, as NNCF would; their names."""
+def _compressible(const, preset: QuantPreset) -> str | None:
+    mode = table_mode(preset, const.get_friendly_name())
+    if mode is None or preset.uncompressed and any(re.match(preset.uncompressed, n) for n in _names(const)):
+        return None
+    return mode
+
+
+def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) -> tuple[list[str], QuantPreset]:
+    """Compress `model`'s big embedding tables in place, as NNCF would: their names, and the
+    preset NNCF must then run to give the rest the bits it would have given them.
+
+    That preset differs in one case: an int4 preset without all_layers whose tied LM head was
+    compressed here gets all_layers. NNCF keeps the last MatMul it sees in backup precision
+    unless that MatMul shares its weight with an earlier node (nncf 3.4,
+    WeightCompression._get_ratio_defining_params / is_last_layer_skipped): a tied head is, so
+    the last decoder MatMul goes int4. With the head gone from its view, the last decoder
+    MatMul would be the one kept in backup; all_layers keeps it int4, and changes nothing else
+    while no other embedding is left to NNCF (then the tied table is left to NNCF too)."""
     import openvino as ov
     import openvino.opset13 as ops
 
+    tables = [(const, mode) for const in big_tables(model, min_bytes) if (mode := _compressible(const, preset))]
+    moves_last_layer = preset.weights == "int4" and not preset.all_layers
+    if moves_last_layer and len(tables) < _embeddings(model):
+        tables = [(const, mode) for const, mode in tables if not _tied(const)]
+    tied = any(_tied(const) for const, _ in tables)
     done = []
-    for const in big_tables(model, min_bytes):
+    for const, mode in tables:
         name = const.get_friendly_name()
-        mode = table_mode(preset, name)
-        if mode is None or preset.uncompressed and any(re.match(preset.uncompressed, n) for n in _names(const)):
-            continue
         table = const.get_data()  # a view of the (memory-mapped) weights
         codes, scales, zero_points = quantize_rows(table, mode)
         # NNCF's own decompression chain for a table (Constant -> Convert -> [Subtract zero
@@ -122,4 +167,4 @@ def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) ->
             weight = ops.convert(weight, const.get_element_type())
         const.output(0).replace(weight.output(0))
         done.append(name)
-    return done
+    return done, replace(preset, all_layers=True) if tied and moves_last_layer else preset

@@ -15,7 +15,8 @@ ROWS, WIDTH = 20000, 64
 
 def _model():
     """ids -> a Gather-only table (the per-layer embedding's place) and a tied table read by a
-    Gather and a MatMul (the embedding and LM head), both fp16 as optimum-intel writes them."""
+    Gather and a MatMul (the embedding and LM head), both fp16 as optimum-intel writes them,
+    with two decoder MatMuls between (NNCF's choice of the last MatMul's bits depends on them)."""
     import openvino as ov
     import openvino.opset13 as ops
 
@@ -26,6 +27,10 @@ def _model():
     per_layer = ops.gather(ops.convert(ops.constant(table, name="embed_tokens_per_layer"), ov.Type.f32), ids, 0)
     embedding = ops.convert(ops.constant(tied, name="embed_tokens"), ov.Type.f32)
     hidden = ops.add(ops.gather(embedding, ids, 0), per_layer)
+    for layer in range(2):
+        weight = (rng.standard_normal((WIDTH, WIDTH), dtype=np.float32) * 0.1).astype(np.float16)
+        weight = ops.convert(ops.constant(weight, name=f"layers.{layer}.mlp.weight"), ov.Type.f32)
+        hidden = ops.matmul(hidden, weight, transpose_a=False, transpose_b=True, name=f"layers.{layer}.mlp/MatMul")
     logits = ops.matmul(hidden, embedding, transpose_a=False, transpose_b=True)
     return ov.Model([logits], [ids])
 
@@ -42,8 +47,11 @@ def _logits(model):
     return compiled(np.array([[1, 7, 19999, 5]]))[0]
 
 
-def test_only_tables_no_matmul_reads_are_taken():
-    assert [c.get_friendly_name() for c in big_tables(_model(), min_bytes=1 << 20)] == ["embed_tokens_per_layer"]
+TABLES = ["embed_tokens", "embed_tokens_per_layer"]  # sorted
+
+
+def test_the_embeddings_are_taken_tied_or_not_and_no_decoder_weight():
+    assert sorted(c.get_friendly_name() for c in big_tables(_model(), min_bytes=1 << 20)) == TABLES
     assert big_tables(_model(), min_bytes=64 << 20) == []  # under the threshold: NNCF's own
 
 
@@ -53,13 +61,17 @@ def test_only_tables_no_matmul_reads_are_taken():
 def test_block_by_block_gives_nncfs_own_bits(preset):
     whole = compress(_model(), preset)
     model = _model()
-    assert compress_tables(model, preset, min_bytes=1 << 20) == ["embed_tokens_per_layer"]
-    blocks = compress(model, preset)  # NNCF leaves the compressed table and does the rest
+    tables, ran = compress_tables(model, preset, min_bytes=1 << 20)
+    assert sorted(tables) == TABLES
+    # The tied head left NNCF's view: for int4, all_layers keeps the last decoder MatMul int4.
+    assert ran.all_layers == (preset.weights == "int4")
+    blocks = compress(model, ran)  # NNCF leaves the compressed tables and does the rest
     expected, got = _constants(whole), _constants(blocks)
     assert sorted(got) == sorted(expected)
     for name in expected:
         assert got[name].dtype == expected[name].dtype and np.array_equal(got[name], expected[name]), name
-    assert got["embed_tokens_per_layer"].dtype == (np.int8 if preset.sym and preset.weights == "int8" else np.uint8)
+    for table in TABLES:
+        assert got[table].dtype == (np.int8 if preset.sym and preset.weights == "int8" else np.uint8)
     assert np.array_equal(_logits(blocks), _logits(whole))
 
 
@@ -69,8 +81,14 @@ def test_table_precision_follows_what_nncf_would_give_it():
     assert table_mode(QuantPreset(weights="int4", all_layers=True)) is None  # int4 table: NNCF's
     assert table_mode(QuantPreset(weights="int4", backup="none")) is None
     assert table_mode(QuantPreset(weights="fp16")) is None
-    model = _model()
-    assert compress_tables(model, QuantPreset(weights="int8", uncompressed=".*per_layer.*"), min_bytes=1 << 20) == []
+    assert compress_tables(_model(), QuantPreset(weights="int8", uncompressed=".*per_layer.*"),
+                           min_bytes=1 << 20)[0] == ["embed_tokens"]
+
+
+def test_a_tied_table_is_left_to_nncf_when_another_embedding_is():
+    # all_layers would put that other embedding in int4, so NNCF keeps its own last-MatMul rule.
+    preset = QuantPreset(weights="int4", group_size=32, backup="int8_asym", uncompressed=".*per_layer.*")
+    assert compress_tables(_model(), preset, min_bytes=1 << 20) == ([], preset)
 
 
 def test_a_head_preset_gives_a_table_its_head_precision():
@@ -80,12 +98,14 @@ def test_a_head_preset_gives_a_table_its_head_precision():
     assert table_mode(QuantPreset(weights="int4", head="int8_sym"), "some_other_table") == "int8_asym"
     preset = QuantPreset(weights="int4", group_size=32, head="int8_sym")
     whole, model = compress(_model(), preset), _model()
-    assert compress_tables(model, preset, min_bytes=1 << 20) == ["embed_tokens_per_layer"]
-    expected, got = _constants(whole), _constants(compress(model, preset))
+    tables, ran = compress_tables(model, preset, min_bytes=1 << 20)
+    assert sorted(tables) == TABLES
+    expected, got = _constants(whole), _constants(compress(model, ran))
     assert sorted(got) == sorted(expected) and all(np.array_equal(got[n], expected[n]) for n in expected)
 
 
 def test_uncompressed_matches_the_table_or_its_gather_as_nncf_does():
     # NNCF's ignored scope matches from the start of a name (re.match), the weight's or its op's.
     for pattern in ("embed_tokens_per", ".*Gather.*"):
-        assert compress_tables(_model(), QuantPreset(weights="int8", uncompressed=pattern), min_bytes=1 << 20) == []
+        assert compress_tables(_model(), QuantPreset(weights="int8", uncompressed=pattern),
+                               min_bytes=1 << 20)[0] == ([] if pattern == ".*Gather.*" else ["embed_tokens"])

@@ -28,8 +28,8 @@ PROMPT = "one two three four five six seven eight nine ten " * 3
 
 @pytest.fixture(scope="module", autouse=True)
 def tables_by_rows():
-    """The tiny E-models' per-layer tables (33 MB) go through export/tables.py as the real
-    ones (2-5 GB) do; the tied embedding, which the LM head also reads, stays NNCF's."""
+    """The tiny models' tied embeddings (67 MB) and the E-models' per-layer tables (33 MB) go
+    through export/tables.py as the real ones (0.3-5 GB) do."""
     import edge_gemma.export.tables as tables
 
     with pytest.MonkeyPatch.context() as patch:
@@ -154,10 +154,10 @@ def test_tiny_export_logits_match_pytorch(tiny_export, tiny_checkpoint, family):
 def test_tiny_export_generates(tiny_export, family, quant, capsys):
     export = tiny_export(family, quant)
     compressed = json.loads((export / "manifest.json").read_text())["compression"].get("tables_compressed_by_rows")
-    if family in ("gemma3n_text", "gemma4_text"):  # the per-layer input embeddings
-        assert compressed == ["self.model.embed_tokens_per_layer.weight_compressed"], compressed
-    else:
-        assert compressed is None
+    # The tied embedding / LM head of every family (67 MB), the E-models' per-layer tables too.
+    expected = ["self.model.embed_tokens.weight_compressed"] + (
+        ["self.model.embed_tokens_per_layer.weight_compressed"] if family in ("gemma3n_text", "gemma4_text") else [])
+    assert sorted(compressed) == expected, compressed
     assert main(["generate", str(export), "Hello", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.strip()
     greedy = {}
