@@ -22,6 +22,8 @@ CANDIDATES ?=
 PROMPT ?= The capital of France is
 ENGINE ?=
 THREADS ?=
+# pytest-xdist workers of `make test` (each holds its own loaded models: about 4 GB).
+TEST_WORKERS ?= 2
 # Where pip finds the CPU build of torch, if PyPI's default wheel for your platform is the
 # CUDA one, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
@@ -104,8 +106,10 @@ install-llama: install
 
 # Everything, as CI runs it: real exports of the real Gemma 3 270M, each measured against its
 # reference (55 minutes on 2 cores of an Intel Xeon, docs/benchmarks.md).
+# Two workers (pytest-xdist; tests/conftest.py): about a third of a single process's time
+# goes to one core alone (Python tracing, tokenizers), which the other worker fills.
 test: install
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 # The tests that need no real export or checkpoint (under 2 minutes).
 test-fast: install

@@ -38,13 +38,15 @@ def check_writable_parent(target: Path, fix: str = OUTPUT_FIX) -> None:
 
 
 @contextmanager
-def staged_directory(target: Path, fix: str = OUTPUT_FIX):
+def staged_directory(target: Path, fix: str = OUTPUT_FIX, keep_existing: bool = False):
     """Yield (work, result): scratch space and the folder that becomes `target` on success.
 
     Both live in a hidden sibling of `target` (same filesystem, so the final rename is
-    atomic). An existing `target` is replaced only after `result` is complete. On any
-    exception, KeyboardInterrupt included, the sibling is removed and `target` is untouched.
-    A parent that cannot be written is an OutputError ending in `fix`.
+    atomic). An existing `target` is replaced only after `result` is complete, or kept with
+    `keep_existing` (a cache entry, which another process may have written meanwhile: the same
+    by its key, and maybe being read). On any exception, KeyboardInterrupt included, the
+    sibling is removed and `target` is untouched. A parent that cannot be written is an
+    OutputError ending in `fix`.
     """
     check_writable_parent(target, fix)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -52,9 +54,16 @@ def staged_directory(target: Path, fix: str = OUTPUT_FIX):
         result = work / "result"
         result.mkdir()
         yield work, result
-        if target.exists():
-            target.rename(work / "replaced")
-        result.rename(target)
+        if keep_existing:
+            try:
+                result.rename(target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+        else:
+            if target.exists():
+                target.rename(work / "replaced")
+            result.rename(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

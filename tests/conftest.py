@@ -9,6 +9,11 @@ made again: CI's `make export` steps make the suite's int4 and ONNX int8 exports
 that uses one, directly or through another fixture, is marked `slow` here, so `make
 test-fast` (`pytest -m "not slow"`) runs the rest in under 2 minutes; `make test` runs all.
 A test that is slow without such a fixture says so with `@pytest.mark.slow`.
+
+`make test` runs two pytest-xdist workers (`-n 2 --dist loadscope`: a module's tests stay on
+one worker, so its module fixtures are built once). They share the run's base temporary
+folder (`shared_dir`): the conversion cache and the real exports are made there by the first
+worker that needs them, under a file lock, and copied by each.
 """
 
 from __future__ import annotations
@@ -74,57 +79,79 @@ def tokenization_cases() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
+def shared_dir(tmp_path_factory, worker_id) -> Path:
+    """A folder every worker of this run shares (a single process: its own base temp)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """`path`, made by one worker at a time (the others wait, then find it made)."""
+    from filelock import FileLock
+
+    with FileLock(str(path) + ".lock"):
+        yield path
+
+
+@pytest.fixture(scope="session")
+def cache_dir(shared_dir) -> Path:
     """The conversion cache (GGUF conversions, NNCF statistics, reference logits).
 
     EDGE_GEMMA_CACHE when set: .ci/run sets it to a fresh folder for its `make export` steps,
     so a CI run converts the GGUF once, in this run, with this code, and the suite checks what
-    that conversion made. Otherwise a fresh one, so the conversion runs here."""
+    that conversion made. Otherwise a fresh one for this run, so the conversion runs here."""
     if os.environ.get("EDGE_GEMMA_CACHE"):
         return Path(os.environ["EDGE_GEMMA_CACHE"])
-    return tmp_path_factory.mktemp("cache")
+    (shared_dir / "cache").mkdir(exist_ok=True)
+    return shared_dir / "cache"
 
 
-def _export_real(out: Path, quant: str, cache_dir: Path, fmt: str = "openvino") -> Path:
-    """The real Gemma 3 270M exported at `quant` to `out` through the CLI, or a copy of the
-    same export `make export` already made (see the module docstring)."""
+def _export_real(out: Path, quant: str, cache_dir: Path, shared_dir: Path, fmt: str = "openvino") -> Path:
+    """A copy in `out` of the real Gemma 3 270M exported at `quant`: the one `make export`
+    already made (see the module docstring), or one this run's first worker to need it made
+    through the CLI (tests may write into their export, so each gets a copy)."""
     from edge_gemma.export.driver import ExportPlan, reusable
     from edge_gemma.layout import export_name, model_yaml_beside
     from edge_gemma.recipes import load_recipe
     from edge_gemma.sources import parse_source
 
     recipe = load_recipe("gemma-3-270m")
-    made = MADE_BY_MAKE / export_name(recipe.name, quant, fmt)
-    if reusable(made, ExportPlan.level(recipe, quant, fmt), parse_source(recipe.source)):
-        shutil.copytree(made, out)  # a copy: tests may write into their export
-        if model_yaml_beside(made).is_file():
-            shutil.copy(model_yaml_beside(made), model_yaml_beside(out))
-        return out
-    argv = ["export", "--format", fmt, "--model", "gemma-3-270m", "--quant", quant, "--output", str(out),
-            "--cache-dir", str(cache_dir)]
-    assert main(argv) == 0, f"{fmt} export {quant} failed"
+    name = export_name(recipe.name, quant, fmt)
+    made = MADE_BY_MAKE / name
+    if not reusable(made, ExportPlan.level(recipe, quant, fmt), parse_source(recipe.source)):
+        (shared_dir / "real-exports").mkdir(exist_ok=True)
+        with _locked(shared_dir / "real-exports" / name) as made:
+            if not made.is_dir():
+                argv = ["export", "--format", fmt, "--model", "gemma-3-270m", "--quant", quant, "--output",
+                        str(made), "--cache-dir", str(cache_dir)]
+                assert main(argv) == 0, f"{fmt} export {quant} failed"
+    shutil.copytree(made, out)
+    if model_yaml_beside(made).is_file():
+        shutil.copy(model_yaml_beside(made), model_yaml_beside(out))
     return out
 
 
 @pytest.fixture(scope="session")
-def real_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
+def real_exports(tmp_path_factory, cache_dir, shared_dir) -> dict[str, Path]:
     """The real Gemma 3 270M exported at fp16, int8 and int4 through the CLI (each with its
     LocalAI model.yaml beside it)."""
     root = tmp_path_factory.mktemp("exports")
-    return {quant: _export_real(root / f"gemma-3-270m-{quant}", quant, cache_dir) for quant in REAL_QUANTS}
+    return {quant: _export_real(root / f"gemma-3-270m-{quant}", quant, cache_dir, shared_dir) for quant in REAL_QUANTS}
 
 
 @pytest.fixture(scope="session")
-def npu_export(tmp_path_factory, cache_dir) -> Path:
+def npu_export(tmp_path_factory, cache_dir, shared_dir) -> Path:
     """The real Gemma 3 270M exported at int4-npu (the NPU's format, data-aware) through the CLI."""
-    return _export_real(tmp_path_factory.mktemp("npu-export") / "gemma-3-270m-int4-npu", "int4-npu", cache_dir)
+    return _export_real(tmp_path_factory.mktemp("npu-export") / "gemma-3-270m-int4-npu", "int4-npu", cache_dir,
+                        shared_dir)
 
 
 @pytest.fixture(scope="session")
-def onnx_exports(tmp_path_factory, cache_dir) -> dict[str, Path]:
+def onnx_exports(tmp_path_factory, cache_dir, shared_dir) -> dict[str, Path]:
     """The real Gemma 3 270M exported to ONNX at int8 and int4 through the CLI."""
     root = tmp_path_factory.mktemp("onnx-exports")
-    return {quant: _export_real(root / f"gemma-3-270m-{quant}-onnx", quant, cache_dir, "onnx")
+    return {quant: _export_real(root / f"gemma-3-270m-{quant}-onnx", quant, cache_dir, shared_dir, "onnx")
             for quant in ("int8", "int4")}
 
 
@@ -149,13 +176,14 @@ def loaded(request, real_exports):
 
 
 @pytest.fixture(scope="session")
-def real_checkpoint(cache_dir) -> Path:
+def real_checkpoint(cache_dir, shared_dir) -> Path:
     """The bf16 Hugging Face checkpoint the GGUF converts to (the PyTorch reference), in the
-    session's conversion cache, which the real exports then reuse."""
+    session's conversion cache, which the real exports then reuse (one worker converts it)."""
     from edge_gemma.recipes import load_recipe
     from edge_gemma.sources import parse_source, prepare_checkpoint
 
-    return prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), cache_dir, log=lambda msg: None)
+    with _locked(shared_dir / "real-checkpoint"):
+        return prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), cache_dir, log=lambda msg: None)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ def restore(cache_dir: Path, key: str, out: Path) -> tuple[str, dict | None, Pat
     try:
         meta = json.loads((entry / META).read_text())
     except (OSError, ValueError):
+        shutil.rmtree(entry, ignore_errors=True)  # a damaged entry: store() keeps existing ones
         return None
     _copy_files(entry, out)
     os.utime(entry)  # most recently used
@@ -55,7 +56,7 @@ def store(cache_dir: Path, key: str, out: Path, load_dtype: str, facts: dict | N
     if sum(p.stat().st_size for p in out.iterdir()) > MAX_BYTES:
         return None
     root = Path(cache_dir) / "conversions"
-    with staged_directory(root / key, fix=CACHE_FIX) as (_, entry):
+    with staged_directory(root / key, fix=CACHE_FIX, keep_existing=True) as (_, entry):
         _copy_files(out, entry)
         (entry / META).write_text(json.dumps({"load_dtype": load_dtype, "facts": facts}))
     keep_most_recent(root, KEEP)

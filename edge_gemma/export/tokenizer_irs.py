@@ -59,7 +59,7 @@ def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path):
         convert(library_name, output, *args, **kwargs)
         if all((output / name).is_file() for name in IR_FILES):
             try:
-                with staged_directory(entry, fix=CACHE_FIX) as (_, staged):
+                with staged_directory(entry, fix=CACHE_FIX, keep_existing=True) as (_, staged):
                     for name in IR_FILES:
                         shutil.copy2(output / name, staged / name)
                 keep_most_recent(entry.parent, KEEP)

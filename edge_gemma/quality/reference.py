@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +80,9 @@ def reference(checkpoint: Path | None, ir16: Path | None, chunks: list[list[int]
         log(f"reference logits from the cache: {target}")
         os.utime(target)  # most recently used
         return _read(target, len(chunks))
+    shutil.rmtree(target, ignore_errors=True)  # a damaged entry: staged_directory keeps existing ones
     model = reference_model(checkpoint, ir16)
-    with staged_directory(target, fix=CACHE_FIX) as (_, folder):
+    with staged_directory(target, fix=CACHE_FIX, keep_existing=True) as (_, folder):
         _compute(model, chunks, prompts, greedy_tokens, folder)
     del model
     keep_most_recent(root, KEEP)
