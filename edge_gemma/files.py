@@ -68,6 +68,17 @@ def staged_directory(target: Path, fix: str = OUTPUT_FIX, keep_existing: bool = 
         shutil.rmtree(work, ignore_errors=True)
 
 
+@contextmanager
+def one_process_at_a_time(path: Path):
+    """Held while `path` (a cache entry) is made: a second process making the same one (two
+    exports of one model started together) waits, then finds it made."""
+    from filelock import FileLock
+
+    check_writable_parent(path, CACHE_FIX)
+    with FileLock(f"{path}.lock"):
+        yield
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file, so readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)

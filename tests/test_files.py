@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,39 @@ def test_the_error_names_the_fix_the_caller_gives(tmp_path):
     with pytest.raises(OutputError, match=r"is a file, not a folder; set EDGE_GEMMA_CACHE"):
         with staged_directory(blocker / "checkpoint", fix="set EDGE_GEMMA_CACHE to a writable folder"):
             pass
+
+
+def _make_once(target: str) -> None:
+    import time
+
+    from edge_gemma.files import one_process_at_a_time
+
+    target = Path(target)
+    with one_process_at_a_time(target):
+        if not target.exists():
+            time.sleep(1.5)  # long enough for the other process to arrive meanwhile
+            with open(target.parent / "made", "a") as f:
+                f.write("x")
+            target.write_text("done")
+
+
+def test_two_processes_make_a_cache_entry_once(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_make_once, args=(str(tmp_path / "entry"),)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert (tmp_path / "made").read_text() == "x" and (tmp_path / "entry").read_text() == "done"
+
+
+def test_a_cache_entry_written_meanwhile_is_kept(tmp_path):
+    target = tmp_path / "entry"
+    with staged_directory(target, keep_existing=True) as (_, result):
+        (result / "mine").write_text("1")
+        target.mkdir()  # another process finished first
+        (target / "theirs").write_text("2")
+    assert [p.name for p in target.iterdir()] == ["theirs"]

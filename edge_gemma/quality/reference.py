@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import QualityError
-from ..files import CACHE_FIX, keep_most_recent, staged_directory
+from ..files import CACHE_FIX, keep_most_recent, one_process_at_a_time, staged_directory
 from .models import reference_kind, reference_model
 
 KEEP = 2  # entries kept in the cache, most recently used first
@@ -76,14 +76,15 @@ def reference(checkpoint: Path | None, ir16: Path | None, chunks: list[list[int]
     root = Path(cache_dir) / "reference"
     target = root / _key(checkpoint if checkpoint and checkpoint.is_dir() else None, ir16, model_kind, chunks,
                          prompts, greedy_tokens)
-    if (target / "reference.json").is_file():
-        log(f"reference logits from the cache: {target}")
-        os.utime(target)  # most recently used
-        return _read(target, len(chunks))
-    shutil.rmtree(target, ignore_errors=True)  # a damaged entry: staged_directory keeps existing ones
-    model = reference_model(checkpoint, ir16)
-    with staged_directory(target, fix=CACHE_FIX, keep_existing=True) as (_, folder):
-        _compute(model, chunks, prompts, greedy_tokens, folder)
-    del model
+    with one_process_at_a_time(target):  # two exports measured together compute it once
+        if (target / "reference.json").is_file():
+            log(f"reference logits from the cache: {target}")
+            os.utime(target)  # most recently used
+            return _read(target, len(chunks))
+        shutil.rmtree(target, ignore_errors=True)  # a damaged entry: staged_directory keeps existing ones
+        model = reference_model(checkpoint, ir16)
+        with staged_directory(target, fix=CACHE_FIX, keep_existing=True) as (_, folder):
+            _compute(model, chunks, prompts, greedy_tokens, folder)
+        del model
     keep_most_recent(root, KEEP)
     return _read(target, len(chunks))

@@ -86,10 +86,14 @@ def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:
             "(transformers 5.5.4 loads no other Gemma GGUF): pass the Hugging Face checkpoint folder instead"
         )
     target = cache_dir / f"{path.stem}-{file_sha256(path)[:16]}-v{CONVERTER_VERSION}"
-    if (target / "config.json").is_file():
-        log(f"using cached checkpoint {target}")
-        return target
+    with one_process_at_a_time(target):
+        if (target / "config.json").is_file():
+            log(f"using cached checkpoint {target}")
+            return target
+        return _convert(path, target, log)
 
+
+def _convert(path: Path, target: Path, log) -> Path:
     import torch
     from transformers import AutoModelForCausalLM
 

@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 
 from ..errors import SourceError
+from ..files import one_process_at_a_time
 
 
 def gguf_from_package(package: str, cache_dir: Path, log) -> Path:
@@ -21,4 +22,5 @@ def gguf_from_package(package: str, cache_dir: Path, log) -> Path:
         raise SourceError(f"the Python package {package} is not installed; run `make install`") from None
     target = cache_dir / "gguf" / module.MODEL_NAME
     log(f"assembling {module.MODEL_NAME} from the {package} package")
-    return Path(module.assemble(target))
+    with one_process_at_a_time(target):
+        return Path(module.assemble(target))
