@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..families import GGUF_ARCHS
-from ..files import file_sha256, staged_directory
+from ..files import file_sha256, one_process_at_a_time, staged_directory
 # Bump when the conversion changes, so cached checkpoints from older code are not reused.
 CONVERTER_VERSION = 1
 
