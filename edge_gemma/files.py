@@ -70,12 +70,15 @@ def staged_directory(target: Path, fix: str = OUTPUT_FIX, keep_existing: bool = 
 
 @contextmanager
 def one_process_at_a_time(path: Path):
-    """Held while `path` (a cache entry) is made: a second process making the same one (two
-    exports of one model started together) waits, then finds it made."""
+    """Held while `path` (a cache entry) is made: a second process making one in the same
+    cache folder (two exports of one model started together) waits, then finds it made.
+
+    One hidden lock file per cache folder, not one per entry: entries are evicted, and a lock
+    file cannot be removed safely while another process may be waiting on it."""
     from filelock import FileLock
 
     check_writable_parent(path, CACHE_FIX)
-    with FileLock(f"{path}.lock"):
+    with FileLock(str(path.parent / ".lock")):
         yield
 
 
