@@ -176,14 +176,14 @@ def loaded(request, real_exports):
 
 
 @pytest.fixture(scope="session")
-def real_checkpoint(cache_dir, shared_dir) -> Path:
+def real_checkpoint(cache_dir) -> Path:
     """The bf16 Hugging Face checkpoint the GGUF converts to (the PyTorch reference), in the
-    session's conversion cache, which the real exports then reuse (one worker converts it)."""
+    session's conversion cache, which the real exports then reuse (one worker converts it:
+    the conversion takes a lock of its own, files.one_process_at_a_time)."""
     from edge_gemma.recipes import load_recipe
     from edge_gemma.sources import parse_source, prepare_checkpoint
 
-    with _locked(shared_dir / "real-checkpoint"):
-        return prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), cache_dir, log=lambda msg: None)
+    return prepare_checkpoint(parse_source(load_recipe("gemma-3-270m").source), cache_dir, log=lambda msg: None)
 
 
 @pytest.fixture(scope="session")

@@ -76,21 +76,25 @@ def _names(const) -> list[str]:
     return [const.get_friendly_name(), *(node.get_friendly_name() for node, _ in _uses(const))]
 
 
+def _float_matrices(model) -> list:
+    """The float Constants of `model` with 2 or more dimensions."""
+    return [op for op in model.get_ordered_ops()
+            if op.get_type_name() == "Constant" and op.get_element_type().get_type_name() in _FLOAT
+            and len(op.get_output_shape(0)) >= 2]
+
+
 def _gather_tables(model) -> list:
     """The 2-D float Constants of `model` that only Gathers and transposed MatMuls read, and
     that at least one Gather reads (an embedding)."""
-    return [op for op in model.get_ordered_ops()
-            if op.get_type_name() == "Constant" and op.get_element_type().get_type_name() in _FLOAT
-            and len(op.get_output_shape(0)) == 2 and all(_row_reader(n, i) for n, i in _uses(op))
+    return [op for op in _float_matrices(model)
+            if len(op.get_output_shape(0)) == 2 and all(_row_reader(n, i) for n, i in _uses(op))
             and any(n.get_type_name() == "Gather" for n, _ in _uses(op))]
 
 
 def _embeddings(model) -> int:
     """How many float Constants of 2 or more dimensions a Gather reads as its table: what
     NNCF counts as embeddings."""
-    return sum(op.get_type_name() == "Constant" and op.get_element_type().get_type_name() in _FLOAT
-               and len(op.get_output_shape(0)) >= 2 and any(n.get_type_name() == "Gather" and i == 0 for n, i in _uses(op))
-               for op in model.get_ordered_ops())
+    return sum(any(n.get_type_name() == "Gather" and i == 0 for n, i in _uses(op)) for op in _float_matrices(model))
 
 
 def big_tables(model, min_bytes: int | None = None) -> list:

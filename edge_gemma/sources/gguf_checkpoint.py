@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..families import GGUF_ARCHS
-from ..files import file_sha256, one_process_at_a_time, staged_directory
+from ..files import CACHE_FIX, file_sha256, one_process_at_a_time, staged_directory
 # Bump when the conversion changes, so cached checkpoints from older code are not reused.
 CONVERTER_VERSION = 1
 
@@ -99,7 +99,7 @@ def _convert(path: Path, target: Path, log) -> Path:
 
     from .gguf_tokenizer import tokenizer_from_gguf
 
-    with staged_directory(target, fix="set EDGE_GEMMA_CACHE (or --cache-dir) to a writable folder") as (_, result):
+    with staged_directory(target, fix=CACHE_FIX) as (_, result):
         log(f"dequantizing {path.name} to a bfloat16 checkpoint")
         model = AutoModelForCausalLM.from_pretrained(
             str(path.parent), gguf_file=path.name, dtype=torch.bfloat16
