@@ -22,8 +22,11 @@ from .families import FAMILIES
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
-QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu")
-WEIGHT_FORMATS = ("fp16", "int8", "int4")
+QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu", "gguf")
+# Every recipe defines these; `gguf` (a GGUF source's own blocks, export/gguf_weights.py) has
+# nothing to tune, so a recipe may leave it out (then GGUF_PRESET) or give it a max_kl.
+REQUIRED_LEVELS = QUANT_LEVELS[:4]
+WEIGHT_FORMATS = ("fp16", "int8", "int4", "gguf")
 BACKUP_PRECISIONS = ("int8_asym", "int8_sym", "none")
 HEAD_PRECISIONS = ("int8_asym", "int8_sym", "int4_asym", "int4_sym")
 # NNCF's SensitivityMetric values; all but the first need calibration data.
@@ -52,7 +55,7 @@ class QuantPreset:
     NNCF on calibration text (`calibration`) and apply to the int4 parts only.
     """
 
-    weights: str  # fp16 | int8 | int4
+    weights: str  # fp16 | int8 | int4 | gguf (the source GGUF's own quantized blocks)
     sym: bool = False
     group_size: int = -1  # -1: one scale per output channel
     ratio: float = 1.0  # share of int4-eligible layers kept in int4; the rest use `backup`
@@ -81,6 +84,9 @@ class QuantPreset:
                 or self.sensitivity in DATA_AWARE_METRICS)
 
 
+GGUF_PRESET = QuantPreset(weights="gguf")
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str
@@ -97,12 +103,19 @@ class Recipe:
     instruction_tuned: bool = True  # False for a base model: `chat` says it continues text instead
     no_npu: str = ""  # why the recipe has no int4-npu level (the NPU cannot run the model)
 
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The QUANT levels this recipe exports (gguf for a GGUF source only: gguf_weights.py)."""
+        return tuple(self.quant) + (() if "gguf" in self.quant else ("gguf",))
+
     def preset(self, level: str) -> QuantPreset:
         if level == "int4-npu" and self.no_npu:
             raise EdgeGemmaError(f"{self.name} has no int4-npu level: {self.no_npu}; pick QUANT=int4 for CPU or GPU")
+        if level == "gguf" and level not in self.quant:
+            return GGUF_PRESET
         if level not in self.quant:
             raise EdgeGemmaError(
-                f"unknown QUANT '{level}' for {self.name}; choose one of: {', '.join(self.quant)}"
+                f"unknown QUANT '{level}' for {self.name}; choose one of: {', '.join(self.levels)}"
             )
         return self.quant[level]
 
@@ -177,10 +190,13 @@ def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> No
         extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity", "group_fallback"})
         if extra:
             problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights")
-    if weights == "fp16":
+    if (weights == "gguf") != (level == "gguf"):
+        problems.append(f"{key}: weights gguf is the gguf level's, and the gguf level's only")
+    if weights in ("fp16", "gguf"):
         extra = sorted(set(values) - {"weights", "max_kl"})
         if extra:
-            problems.append(f"{key}: fp16 weights are not quantized, so {', '.join(extra)} do not apply")
+            why = "are not quantized" if weights == "fp16" else "keep the GGUF's own quantization"
+            problems.append(f"{key}: {weights} weights {why}, so {', '.join(extra)} do not apply")
         return
     head = get("head", "")
     if "head_group_size" in values and not head.startswith("int4"):
@@ -298,12 +314,12 @@ def parse_recipe(path: str | Path, text: str | None = None) -> Recipe:
             if preset is not None:
                 presets[level] = preset
         npu_refused = bool(raw.get("no_npu"))
-        for level in QUANT_LEVELS:
+        for level in REQUIRED_LEVELS:
             if level == "int4-npu" and npu_refused:
                 if level in raw["quant"]:
                     problems.append("no_npu: the recipe says the NPU cannot run it, yet defines quant.int4-npu; keep one")
             elif level not in raw["quant"]:
-                problems.append(f"quant.{level}: missing; every recipe defines {', '.join(QUANT_LEVELS)} "
+                problems.append(f"quant.{level}: missing; every recipe defines {', '.join(REQUIRED_LEVELS)} "
                                 "(int4-npu may be replaced by `no_npu: <why>`)")
     if problems:
         raise RecipeError(path, problems)

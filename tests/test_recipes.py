@@ -8,7 +8,7 @@ import pytest
 
 from edge_gemma.cli import main
 from edge_gemma.errors import EdgeGemmaError, RecipeError
-from edge_gemma.recipes import QUANT_LEVELS, RECIPES_DIR, load_all, load_recipe, parse_recipe
+from edge_gemma.recipes import GGUF_PRESET, QUANT_LEVELS, REQUIRED_LEVELS, RECIPES_DIR, load_all, load_recipe, parse_recipe
 
 MODELS = ["gemma-2b-it", "gemma-1.1-2b-it", "gemma-7b-it", "gemma-1.1-7b-it", "gemma-2-2b-it",
           "gemma-2-9b-it", "gemma-3-1b-it", "gemma-3-270m", "gemma-3-4b-it", "gemma-3-12b-it", "gemma-3-27b-it",
@@ -39,11 +39,12 @@ def test_every_requested_model_has_a_valid_recipe():
     assert set(MODELS) <= names
     for recipe in recipes:
         if recipe.no_npu:  # the NPU level is left out, and the recipe says why
-            assert tuple(recipe.quant) == QUANT_LEVELS[:3]
+            assert tuple(recipe.quant) == REQUIRED_LEVELS[:3]
             with pytest.raises(EdgeGemmaError, match=f"{recipe.name} has no int4-npu level: "):
                 recipe.preset("int4-npu")
             continue
-        assert tuple(recipe.quant) == QUANT_LEVELS
+        assert tuple(recipe.quant) == REQUIRED_LEVELS and recipe.levels == QUANT_LEVELS
+        assert recipe.preset("gguf") == GGUF_PRESET  # nothing to tune: the GGUF's own blocks
         npu = recipe.quant["int4-npu"]
         assert npu.sym and npu.ratio == 1.0 and npu.group_size in (-1, 128)
 
@@ -104,12 +105,25 @@ def test_preset_value_checks(tmp_path):
         parse_recipe(path)
     problems = "\n".join(info.value.problems)
     assert "quant.int8: group_size only apply to int4 weights" in problems
-    assert "quant.int4.weights: 'int5' is not one of: fp16, int8, int4" in problems
+    assert "quant.int4.weights: 'int5' is not one of: fp16, int8, int4, gguf" in problems
     assert "quant.int4.backup: 'fp8' is not one of: int8_asym, int8_sym, none" in problems
     assert "quant.int4.group_size: 100 must be -1 (channel-wise) or a positive multiple of 32" in problems
     assert "quant.int4.ratio: 1.5 must be in (0, 1]" in problems
     assert "quant.int4.group_fallback: 'shrink' is not one of: error, ignore, adjust" in problems
     assert "quant.int4.uncompressed: '.*(router' is not a regular expression (missing ), unterminated" in problems
+
+
+def test_the_gguf_level_has_nothing_to_tune(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(GOOD.format(name="g") + "  gguf: {weights: gguf, max_kl: 0.004}\n")
+    assert parse_recipe(path).preset("gguf") == dataclasses.replace(GGUF_PRESET, max_kl=0.004)
+    path.write_text(GOOD.format(name="g").replace("int8: {weights: int8}", "int8: {weights: gguf}")
+                    + "  gguf: {weights: gguf, group_size: 32}\n")
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(path)
+    problems = "\n".join(info.value.problems)
+    assert "quant.int8: weights gguf is the gguf level's, and the gguf level's only" in problems
+    assert "quant.gguf: gguf weights keep the GGUF's own quantization, so group_size do not apply" in problems
 
 
 def test_stop_words_hold_the_formats_turn_end(tmp_path):

@@ -104,18 +104,31 @@ def _intro(manifest: dict) -> str:
     versions = ", ".join(f"{label} {tools[key]}" for key, label in used if tools.get(key))
     text = (f"# {folder_name(manifest)}\n\n"
             f"[{base}](https://huggingface.co/{base}) exported to {FORMAT_NAMES.get(fmt, fmt)} with "
-            f"{label(manifest)} weights, compressed by NNCF. Made by edge-gemma {tools.get('edge-gemma', '?')}"
+            f"{label(manifest)} weights, {_how(manifest)}. Made by edge-gemma {tools.get('edge-gemma', '?')}"
             f"{f' ({versions})' if versions else ''} from {source.get('kind', '?')} `{source.get('location', '?')}`"
             f" on {manifest.get('created', '?')[:10]}.")
     description = manifest.get("recipe", {}).get("description")
     return text + (f" Recipe: {description}" if description else "")
 
 
+def _how(manifest: dict) -> str:
+    if "gguf" in manifest.get("compression", {}):
+        return "quantized as the source GGUF is (its own blocks, no NNCF)"
+    return "compressed by NNCF"
+
+
 def _compression(manifest: dict) -> str:
     compression = manifest.get("compression", {})
     nncf = compression.get("nncf")
     parts = ["## Compression"]
-    if nncf is None:
+    gguf = compression.get("gguf")
+    if gguf:
+        parts.append(f"The weights are {gguf['file']}'s own quantized blocks, not quantized again: "
+                     f"{', '.join(f'{n} {kind}' for kind, n in gguf['tensors_kept'].items())} tensors kept as OpenVINO "
+                     f"compressed weights. Scales: "
+                     f"the file's own f16 numbers for {', '.join(gguf['exact_scales']) or 'none'}; the f16 "
+                     f"product of its two scales for {', '.join(gguf['f16_rounded_scales']) or 'none'}.")
+    elif nncf is None:
         parts.append("None: the weights are kept in fp16 (no NNCF weight compression).")
     else:
         parts.append("Arguments of `nncf.compress_weights` for the decoder layers:\n\n"

@@ -38,8 +38,9 @@ def _data_aware(preset: QuantPreset) -> dict:
 
 def nncf_arguments(preset: QuantPreset) -> dict | None:
     """The decoder layers' keyword arguments for `nncf.compress_weights`, as plain data; None
-    for fp16. With `head`, the head is left out here (head_arguments compresses it)."""
-    if preset.weights == "fp16":
+    for fp16 and for gguf (no NNCF: gguf_weights.py). With `head`, the head is left out here
+    (head_arguments compresses it)."""
+    if preset.weights in ("fp16", "gguf"):
         return None
     if preset.weights == "int8":
         # int8 is always per-channel on every layer; NNCF rejects group_size/ratio here.

@@ -37,7 +37,7 @@ from ..families import FAMILIES, Family
 from ..files import check_writable_parent, staged_directory
 from ..hf_logging import quiet_transformers
 from ..recipes import QuantPreset, Recipe
-from ..sources import Source, prepare_checkpoint
+from ..sources import GGUF_KINDS, Source, gguf_file, prepare_checkpoint
 from . import calibration, conversions
 from .card import summary_line, write_card
 from .checkpoint import check_family, checkpoint_view
@@ -71,10 +71,11 @@ class Backend(Protocol):
         """A function from a window of token ids to one input of the uncompressed model."""
 
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
-                 statistics_path: str | None = None) -> dict:
+                 statistics_path: str | None = None, gguf: Path | None = None) -> dict:
         """Write the compressed model, and the files the runtime needs beside it, into `dst`;
         return what to add to the manifest's compression section. `dataset`: NNCF calibration
-        data for data-aware presets; `statistics_path`: NNCF's statistics cache, if supported."""
+        data for data-aware presets; `statistics_path`: NNCF's statistics cache, if supported;
+        `gguf`: the source file whose blocks a gguf preset keeps."""
 
     def check(self, folder: Path, facts: dict | None) -> None:
         """Raise ExportError if the written model is not what the runtime expects."""
@@ -255,9 +256,14 @@ def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, 
     check_writable_parent(output)
     log = log or StepLog(7 if quality.measure else 6)
 
+    if preset.weights == "gguf" and source.kind not in GGUF_KINDS:
+        raise ExportError(f"QUANT=gguf keeps a GGUF file's own quantization, and {source.location} is a {source.kind} "
+                          "source: give SOURCE=<file.gguf>, or pick QUANT=int8 or int4")
+
     log.step(f"source: {source.kind} {source.location}")
     with quiet_transformers():
         checkpoint = prepare_checkpoint(source, cache_dir, log.info)
+        gguf = gguf_file(source, cache_dir, log.info) if preset.weights == "gguf" else None
     check_family(checkpoint, recipe)
     with staged_directory(output) as (work, result):
         view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
@@ -265,12 +271,16 @@ def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, 
         uncompressed.mkdir()
         load_dtype, facts = convert(backend, view, uncompressed, converted, cache_dir, log)
         nncf_args, head_args = nncf_arguments(preset), head_arguments(preset)
-        log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}"
-                 + (f"; embedding / LM head: {head_args}" if head_args else ""))
+        if gguf is not None:
+            log.step(f"keeping the weights' own quantization from {gguf.name} (no NNCF)")
+        else:
+            log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}"
+                     + (f"; embedding / LM head: {head_args}" if head_args else ""))
         with quiet_transformers():
             dataset, statistics, calibrated = calibration_data(backend, preset, view, uncompressed, cache_dir,
                                                                quality, log)
-        extra = backend.compress(view, uncompressed, result, preset, dataset=dataset, statistics_path=statistics)
+        extra = backend.compress(view, uncompressed, result, preset, dataset=dataset, statistics_path=statistics,
+                                 gguf=gguf)
         log.step(backend.check_step)
         backend.check(result, facts)
         weights = read_weights(result / backend.model_file)

@@ -18,6 +18,7 @@ from ..recipes import QuantPreset
 from .calibration import openvino_inputs
 from .compression import compress, nncf_arguments
 from .optimum_gemma import optimum_for_gemma
+from .gguf_weights import keep_gguf_weights
 from .tables import compress_tables
 from .tokenizer_irs import cached_tokenizer_irs
 
@@ -67,6 +68,16 @@ def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None,
     return tables, preset
 
 
+def keep_gguf_ir(src: Path, dst: Path, gguf: Path) -> dict:
+    """src's model with the GGUF file's own blocks for its weights (gguf_weights.py), into dst."""
+    import openvino as ov
+
+    model = ov.Core().read_model(src / MODEL_XML)
+    kept = keep_gguf_weights(model, gguf)
+    ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
+    return kept
+
+
 def check_ir(folder: Path) -> None:
     """The export is stateful (KV cache in ReadValue/Assign) and has its tokenizer IRs."""
     import openvino as ov
@@ -96,13 +107,18 @@ class OpenVINOBackend:
         return openvino_inputs
 
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
-                 statistics_path: str | None = None) -> dict:
-        tables, ran = compress_ir(src, dst, preset, dataset, statistics_path) if preset.weights != "fp16" else ([], preset)
+                 statistics_path: str | None = None, gguf: Path | None = None) -> dict:
+        extra, tables, ran = {}, [], preset
+        if preset.weights == "gguf":
+            extra = {"gguf": keep_gguf_ir(src, dst, gguf)}
+        elif preset.weights != "fp16":
+            tables, ran = compress_ir(src, dst, preset, dataset, statistics_path)
         for item in src.iterdir():  # tokenizer IRs, configs (and the model itself for fp16)
             if not (dst / item.name).exists():
                 os.replace(item, dst / item.name)
-        # What NNCF was given (all_layers may differ from the recipe's: tables.compress_tables).
-        return {"tables_compressed_by_rows": tables, "nncf": nncf_arguments(ran)} if tables else {}
+        if tables:  # what NNCF was given (all_layers may differ from the recipe's: tables.compress_tables)
+            extra = {"tables_compressed_by_rows": tables, "nncf": nncf_arguments(ran)}
+        return extra
 
     def check(self, folder: Path, facts: dict | None) -> None:
         check_ir(folder)

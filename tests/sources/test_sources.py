@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge_gemma.errors import SourceError
-from edge_gemma.sources.gguf_checkpoint import gguf_architecture
+from edge_gemma.sources.gguf_header import gguf_architecture
 from edge_gemma.sources import Source, parse_source, prepare_checkpoint
 
 

@@ -108,6 +108,9 @@ class ONNXBackend:
     def refuse(self, family, preset: QuantPreset) -> str | None:
         if family.onnx_refusal:
             return f"no ONNX export of {family.generation} yet: {family.onnx_refusal}; export it with FORMAT=openvino"
+        if preset.weights == "gguf":
+            return ("QUANT=gguf keeps a GGUF's blocks in OpenVINO's compressed-weight form; the ONNX export has "
+                    "none for them yet: export it with FORMAT=openvino, or pick QUANT=int8 or int4 for ONNX")
         if preset.weights == "fp16":
             return ("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU would run fp16 "
                     "weights slower than int8, and fp32 ones are 4x the size)")
@@ -132,7 +135,7 @@ class ONNXBackend:
                             if name.startswith("past_key_values.")})
 
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
-                 statistics_path: str | None = None) -> dict:
+                 statistics_path: str | None = None, gguf: Path | None = None) -> dict:
         # NNCF 3.4 caches statistics for OpenVINO models only, so statistics_path is unused.
         rewrites = compress_onnx(src / MODEL_ONNX, dst / MODEL_ONNX, preset, dataset)
         for name in SIDE_FILES:
