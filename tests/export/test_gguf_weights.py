@@ -245,5 +245,7 @@ def test_q4_0_and_q8_0_ggufs_export_as_the_file_holds_them(small_ggufs, kind):
     config = {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
     got = IRModel(export / "openvino_model.xml", config).logits(ids)
     assert (got.argmax(-1) == expected.argmax(-1)).all()
-    print(kind, "max abs logit difference", np.abs(got - expected).max())
-    assert np.abs(got - expected).max() < 0.05, np.abs(got - expected).max()
+    # Measured (AMD EPYC, 2026-12-04), logits 1.6-15: Q4_0 0.047, Q8_0 0.049; the IR's norms
+    # and other float weights come from the bf16 checkpoint, the reference's are f32. With
+    # dynamic quantization on, Q4_0 was 0.51.
+    assert np.abs(got - expected).max() < 0.1, np.abs(got - expected).max()
