@@ -263,7 +263,8 @@ def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, 
     log.step(f"source: {source.kind} {source.location}")
     with quiet_transformers():
         checkpoint = prepare_checkpoint(source, cache_dir, log.info)
-        gguf = gguf_file(source, cache_dir, log.info) if preset.weights == "gguf" else None
+        # The file prepare_checkpoint has just assembled: found again, so not logged again.
+        gguf = gguf_file(source, cache_dir, lambda _: None) if preset.weights == "gguf" else None
     check_family(checkpoint, recipe)
     with staged_directory(output) as (work, result):
         view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
