@@ -182,10 +182,8 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
         # Every speed run back to back, after the exports, so the machine is in one state.
         print("\nsweep: decode speed of each row", file=sys.stderr)
         for row in tqdm(rows, desc="speed", unit="row", file=sys.stderr):
-            if row["engine"] == "llama.cpp":
-                row.update(speed_of("llama.cpp", Path(row["dir"]), threads, runs, new_tokens, {"gguf": row["gguf"]}))
-            else:
-                row.update(speed_of("genai", Path(row["dir"]), threads, runs, new_tokens))
+            extra = {"gguf": row["gguf"]} if row["engine"] == "llama.cpp" else None
+            row.update(speed_of(row["engine"], Path(row["dir"]), threads, runs, new_tokens, extra))
         baseline = next((r for r in rows if r["name"] == SOURCE_ROW), None)
         if baseline is None:  # no ladder asked for: llama.cpp on the source GGUF alone, as before
             found, _ = baselines(read_manifest(Path(rows[0]["dir"])), lambda m: None)
