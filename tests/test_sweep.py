@@ -61,7 +61,7 @@ def test_table_names_the_cpu_and_the_baseline():
     pareto(rows)
     text = table(rows, {"decode_tokens_per_s": 100.0, "ttft_ms_128": 120.0}, "Some CPU")
     assert text.startswith("CPU: Some CPU; llama.cpp on the source GGUF: 100.0 tokens/s")
-    assert "| a | genai | 200 | 190 | 130.0 | 1.30x | 30.0 | 0.05 | 0.25 | 90.0 % | +10.0 % | * |" in text
+    assert "| a | genai | 200 | 190 | 130.0 | 1.30x | 30.0 | 0.05 | 0.25 | 90.0 % | +10.00 % | * |" in text
 
 
 def test_llama_rows_share_the_table_and_the_front():
@@ -128,4 +128,26 @@ def test_llama_rungs_of_a_checkpoint_source_are_refused(tmp_path, capsys):
             "--output", str(tmp_path / "out")]
     assert main(argv) == 1
     assert "write a GGUF of it with llama.cpp's convert_hf_to_gguf.py and give it as --source" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gguf_candidate_parses_as_the_gguf_level(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("gguf: {weights: gguf}\nbad: {weights: gguf, awq: true}\n")
+    with pytest.raises(RecipeError) as info:
+        read_candidates(path)
+    assert info.value.problems == ["bad: gguf weights keep the GGUF's own quantization, so awq do not apply"]
+    path.write_text("gguf: {weights: gguf}\n")
+    assert read_candidates(path)["gguf"].weights == "gguf"
+
+
+def test_a_gguf_candidate_of_a_checkpoint_source_is_refused(tmp_path, capsys):
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text('{"model_type": "gemma3_text"}')
+    (tmp_path / "c.yaml").write_text("int8: {weights: int8}\nkept: {weights: gguf}\n")
+    argv = ["sweep", "gemma-3-270m", "--candidates", str(tmp_path / "c.yaml"), "--source", str(tmp_path / "hf"),
+            "--output", str(tmp_path / "out"), "--no-llama"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("edge-gemma: error: candidate kept: weights gguf keeps a GGUF file's own quantization")
     assert not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import RecipeError
+from ..errors import ExportError, RecipeError
 from ..export_folder import model_file_bytes
 from ..recipes import QuantPreset, Recipe, parse_preset
 from .common import add_cache_dir, at_least
@@ -63,7 +63,9 @@ def read_candidates(path: Path | None) -> dict[str, QuantPreset]:
         if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
             problems.append(f"{name!r}: a candidate name is letters, digits, - and _ (it names a folder)")
             continue
-        preset = parse_preset(name, settings, problems, level="int4")
+        # A gguf candidate (the source GGUF's own blocks) is parsed as the gguf level is.
+        keeps = isinstance(settings, dict) and settings.get("weights") == "gguf"
+        preset = parse_preset(name, settings, problems, level="gguf" if keeps else "int4")
         if preset is not None:
             presets[name] = preset
     if problems:
@@ -93,7 +95,7 @@ def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
         lines.append(
             f"| {r['name']} | {r.get('engine', 'genai')} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {speed or '-'} | "
             f"{ratio} | {r.get('ttft_ms_128', '-')} | {r['kl']:.3g} | {p99} | {r['top1'] * 100:.1f} % | "
-            f"{(r['ppl_ratio'] - 1) * 100:+.1f} % | {'*' if r['front'] else ''} |")
+            f"{(r['ppl_ratio'] - 1) * 100:+.2f} % | {'*' if r['front'] else ''} |")
     return "\n".join(lines)
 
 
@@ -247,7 +249,7 @@ def run(args) -> int:
     from ..files import write_text_atomic
     from ..layout import EXPORTS_DIR
     from ..recipes import load_recipe
-    from ..sources import parse_source
+    from ..sources import GGUF_KINDS, parse_source
     from .export import quality_options
 
     recipe = load_recipe(args.model, args.recipes_dir)
@@ -255,6 +257,10 @@ def run(args) -> int:
     out = args.output or EXPORTS_DIR / f"sweep-{recipe.name}"
     source = parse_source(args.source or recipe.source)
     quality = quality_options(args)
+    kept = [name for name, preset in candidates.items() if preset.weights == "gguf"]
+    if kept and source.kind not in GGUF_KINDS:
+        raise ExportError(f"candidate {kept[0]}: weights gguf keeps a GGUF file's own quantization, and "
+                          f"{source.location} is a {source.kind} source: give --source <file.gguf> or drop it")
     llama = llama_plan(args, source, args.cache_dir)
     report = sweep(recipe, source, candidates, out, args.cache_dir, quality, threads=args.threads,
                    speed=not args.no_speed, reuse=args.reuse, llama=llama)
