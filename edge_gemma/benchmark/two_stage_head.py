@@ -36,7 +36,7 @@ MODEL_FILE = "openvino_model.xml"
 
 
 def _int8_table(weight):
-    """(codes, zero point, scale) of the u8/i8 chain behind the head MatMul's weight input."""
+    """(codes, zero point or None, scale) of the u8/i8 chain behind the head MatMul's weight input."""
     node, zero_point, scale = weight.get_node(), None, None
     while node.get_type_name() in ("Convert", "Multiply", "Subtract", "Reshape"):
         if node.get_type_name() in ("Multiply", "Subtract"):
@@ -78,7 +78,9 @@ def rewrite(model, k: int, group: int) -> dict:
         raise ExportError(f"the logits come from a {matmul.get_type_name()}, not the head's MatMul")
     hidden, table = matmul.input_value(0), matmul.input_value(1)
     codes, zero_point, scale = _int8_table(table)
-    exact_rows = (codes.astype(np.float32) - (0 if zero_point is None else zero_point)) * scale
+    # Per-row (NNCF's int8) or grouped (a GGUF's Q8_0: [rows, groups, 32]) codes, as rows.
+    exact_rows = ((codes.astype(np.float32) - (0 if zero_point is None else zero_point)) * scale).reshape(
+        codes.shape[0], -1)
     blocks = coarse_blocks(exact_rows, group)
     rows, columns = exact_rows.shape
     coarse_table = ops.convert(_chain(blocks, "lm_head.coarse", (rows, columns)), ov.Type.f32)
