@@ -173,8 +173,8 @@ def bytes_per_token(weights: list[Weight]) -> int:
 def gguf_bytes_per_token(path: Path) -> int:
     """The same for a GGUF file (llama.cpp's input): every tensor but the embedding table,
     unless the table doubles as the LM head (no separate output.weight)."""
-    from gguf import GGUFReader
+    from ..sources.gguf_header import read_header, tensor_data
 
-    tensors = {t.name: int(t.n_bytes) for t in GGUFReader(str(path)).tensors}
+    tensors = {t.name: tensor_data(path, t).nbytes for t in read_header(path).tensors.values()}
     tied = "output.weight" not in tensors
     return sum(n for name, n in tensors.items() if tied or name != "token_embd.weight")

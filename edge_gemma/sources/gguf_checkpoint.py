@@ -1,7 +1,8 @@
 """Turn a Gemma GGUF file into a Hugging Face checkpoint folder that optimum-intel exports.
 
-Weights: transformers dequantizes the GGUF tensors (needs the `gguf` package); we keep them
-in bfloat16, Gemma's own dtype, so the export never runs a silent fp32 upcast.
+Weights: dequantized as transformers would (gguf_tensors.py, with gguf-py), read from one
+pass over the header; we keep them in bfloat16, Gemma's own dtype, so the export never runs a
+silent fp32 upcast.
 Tokenizer: rebuilt from the GGUF vocabulary by gguf_tokenizer.py, because transformers'
 conversion is wrong for Gemma 3 (see that module).
 
@@ -16,10 +17,11 @@ from pathlib import Path
 from ..errors import SourceError
 from ..families import GGUF_ARCHS
 from ..files import CACHE_FIX, file_sha256, one_process_at_a_time, staged_directory
-from .gguf_header import gguf_architecture
+from .gguf_header import gguf_architecture, read_header
 
 # Bump when the conversion changes, so cached checkpoints from older code are not reused.
-CONVERTER_VERSION = 1
+# (v1 and v2 hold the same files: v2 only reads the GGUF once, gguf_tensors.py.)
+CONVERTER_VERSION = 2
 
 
 def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:
@@ -42,17 +44,16 @@ def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:
 
 def _convert(path: Path, target: Path, log) -> Path:
     import torch
-    from transformers import AutoModelForCausalLM
 
+    from .gguf_tensors import gguf_model
     from .gguf_tokenizer import tokenizer_from_gguf
 
+    header = read_header(path, arrays=True)
     with staged_directory(target, fix=CACHE_FIX) as (_, result):
         log(f"dequantizing {path.name} to a bfloat16 checkpoint")
-        model = AutoModelForCausalLM.from_pretrained(
-            str(path.parent), gguf_file=path.name, dtype=torch.bfloat16
-        )
+        model = gguf_model(path, header, torch.bfloat16)
         model.save_pretrained(result)
         del model
         log("rebuilding the tokenizer from the GGUF vocabulary")
-        tokenizer_from_gguf(path).save_pretrained(result)
+        tokenizer_from_gguf(path, header=header).save_pretrained(result)
     return target

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gguf
 from tokenizers import AddedToken
 from transformers import GemmaTokenizer
+
+from .gguf_header import Header, read_header
 
 # SentencePiece piece types as GGUF stores them in tokenizer.ggml.token_type.
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 
 
-def read_vocab(gguf_path: str | Path) -> dict:
-    """The tokenizer fields of a GGUF file as plain Python values."""
-    fields = gguf.GGUFReader(str(gguf_path)).fields
+def read_vocab(gguf_path: str | Path, header: Header | None = None) -> dict:
+    """The tokenizer fields of a GGUF file (or of its `header`, read with arrays) as plain
+    Python values."""
+    fields = (header or read_header(Path(gguf_path), arrays=True)).fields
 
     def get(key, default=None):
-        return fields[key].contents() if key in fields else default
+        return fields.get(key, default)
 
     return {
         "model": get("tokenizer.ggml.model"),
@@ -57,9 +59,10 @@ def merges_from_scores(tokens: list[str], scores: list[float], types: list[int])
     return [(left, right) for *_, left, right in ranked]
 
 
-def tokenizer_from_gguf(gguf_path: str | Path, chat_template: str | None = None) -> GemmaTokenizer:
+def tokenizer_from_gguf(gguf_path: str | Path, chat_template: str | None = None,
+                        header: Header | None = None) -> GemmaTokenizer:
     """A Hugging Face Gemma tokenizer equivalent to llama.cpp's for this GGUF file."""
-    vocab = read_vocab(gguf_path)
+    vocab = read_vocab(gguf_path, header)
     tokens, types = vocab["tokens"], vocab["types"]
     tokenizer = GemmaTokenizer(
         vocab={tok: i for i, tok in enumerate(tokens)},

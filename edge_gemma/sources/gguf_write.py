@@ -17,15 +17,12 @@ import os
 from pathlib import Path
 
 from ..errors import SourceError
+from .gguf_header import read_header, tensor_data
 
 WRITES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1")
 # general.file_type for each (llama.cpp's LlamaFileType: what a reader shows as the file's type)
 _FILE_TYPES = {"F32": "ALL_F32", "F16": "MOSTLY_F16", "BF16": "MOSTLY_BF16", "Q8_0": "MOSTLY_Q8_0",
                "Q4_0": "MOSTLY_Q4_0", "Q4_1": "MOSTLY_Q4_1", "Q5_0": "MOSTLY_Q5_0", "Q5_1": "MOSTLY_Q5_1"}
-
-
-def _arch(reader) -> str:
-    return reader.get_field("general.architecture").contents()
 
 
 def requantize(src: Path, dst: Path, kind: str, layers: int | None = None) -> Path:
@@ -37,33 +34,38 @@ def requantize(src: Path, dst: Path, kind: str, layers: int | None = None) -> Pa
 
     if kind not in WRITES:
         raise SourceError(f"gguf-py writes {', '.join(WRITES)}, not {kind}; llama.cpp's quantizer makes the others")
-    reader = gguf.GGUFReader(src)
-    arch = _arch(reader)
+    # The header in one pass (gguf_header.py): gguf-py's GGUFReader takes 10-40 s on the
+    # 262144-token vocabulary before the first tensor.
+    header = read_header(src, arrays=True)
+    arch = header.fields["general.architecture"]
     block_count = f"{arch}.block_count"
     qtype = gguf.GGMLQuantizationType[kind]
     tmp = dst.with_name(f".{dst.name}.partial")
-    writer = gguf.GGUFWriter(tmp, arch, endianess=reader.endianess)
-    for field in reader.fields.values():
-        if field.name == "general.architecture" or field.name.startswith("GGUF."):
+    writer = gguf.GGUFWriter(tmp, arch)
+    for name, value in header.fields.items():
+        if name == "general.architecture":
             continue  # the writer writes these itself
-        value = field.contents()
-        if field.name == block_count and layers is not None:
+        if name == block_count and layers is not None:
             value = min(layers, value)
-        elif field.name == "general.file_type":
+        elif name == "general.file_type":
             value = int(gguf.LlamaFileType[_FILE_TYPES[kind]])
-        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, value, field.types[0], sub_type=sub_type)
+        value_type, sub_type = header.types[name]
+        writer.add_key_value(name, value, gguf.GGUFValueType(value_type),
+                             sub_type=None if sub_type is None else gguf.GGUFValueType(sub_type))
 
     def kept(name: str) -> bool:
         return layers is None or not name.startswith("blk.") or int(name.split(".")[1]) < layers
 
     # Held in memory until written (gguf-py's writer wants every tensor's size first): twice
     # the model at f16, fine for the models this is for (the 270M, test models).
-    for tensor in (t for t in reader.tensors if kept(t.name)):
-        if len(tensor.shape) < 2:
-            writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+    for tensor in (t for t in header.tensors.values() if kept(t.name)):
+        data = tensor_data(src, tensor)
+        tensor_type = gguf.GGMLQuantizationType(tensor.type)
+        if len(tensor.shape) < 2:  # norms: as the file holds them
+            float_type = {gguf.GGMLQuantizationType.F32: np.float32, gguf.GGMLQuantizationType.F16: np.float16}
+            writer.add_tensor(tensor.name, np.asarray(data).view(float_type[tensor_type]).reshape(tensor.shape))
             continue
-        values = dequantize(tensor.data, tensor.tensor_type)
+        values = dequantize(data, tensor_type).reshape(tuple(reversed(tensor.shape)))
         if kind in ("F32", "F16"):
             writer.add_tensor(tensor.name, values.astype(np.float32 if kind == "F32" else np.float16))
         else:

@@ -4,11 +4,10 @@ install-llama`); CI does not build it, so there these tests are skipped, saying 
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from edge_gemma.benchmark.llama_ladder import LadderError, check_rungs, ladder
+from edge_gemma.sources.gguf_header import matrix_types
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make install-llama)")
 
@@ -30,11 +29,9 @@ def rungs(cache_dir):
 
 @pytest.mark.slow
 def test_ladder_files_are_llama_cpps_and_cached(rungs, cache_dir):
-    from gguf import GGUFReader
-
     files, source = rungs
     for rung, path in files.items():
-        types = Counter(t.tensor_type.name for t in GGUFReader(path).tensors if len(t.shape) == 2)
+        types = matrix_types(path)
         # llama.cpp keeps the tied table (the output) at Q8_0 below 8 bits: 126 matrices + 1.
         assert types == ({"Q8_0": 127} if rung == "Q8_0" else {"Q4_0": 126, "Q8_0": 1}), types
     assert not list(files["Q8_0"].parent.glob("*.log"))

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections import Counter
-
 import numpy as np
 import pytest
 
 from edge_gemma.errors import ExportError
 from edge_gemma.export.gguf_blocks import DECODERS, EXACT, decode
 from edge_gemma.export.gguf_weights import keep_gguf_weights
-from edge_gemma.sources.gguf_header import read_header, tensor_data
+from edge_gemma.sources.gguf_header import matrix_types, read_header, tensor_data
 
 ROWS, COLS = 8, 512
 
@@ -241,23 +239,22 @@ def small_ggufs(tmp_path_factory, cache_dir, real_checkpoint):
 @pytest.mark.parametrize("kind", ["Q4_0", "Q8_0"])
 def test_q4_0_and_q8_0_ggufs_export_as_the_file_holds_them(small_ggufs, kind):
     import torch
-    from transformers import AutoModelForCausalLM
 
     from edge_gemma.quality.models import IRModel
-
-    from gguf import GGUFReader
+    from edge_gemma.sources.gguf_tensors import gguf_model
 
     path, export = small_ggufs[kind]
     manifest = json.loads((export / "manifest.json").read_text())
     # Every matrix kept as the file holds it: 7 x 2 layers and the table. llama.cpp's Q4_0
     # keeps the tied table (its output) at Q8_0; gguf-py's writes it Q4_0 too.
-    matrices = Counter(t.tensor_type.name for t in GGUFReader(path).tensors if len(t.shape) == 2)
+    matrices = matrix_types(path)
     assert sum(matrices.values()) == 15 and matrices[kind] >= 14, matrices
     assert manifest["compression"]["gguf"]["tensors_kept"] == dict(matrices)
     bits = manifest["compression"]["bitwidth"]
     assert set(bits) == {{"Q4_0": "int4_sym", "Q8_0": "int8_sym"}[k] for k in matrices}, bits
-    # The file's own model: transformers dequantizes the GGUF in f32 (every value exact).
-    reference = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    # The file's own model, dequantized in f32 (every value exact) as transformers would
+    # (tests/sources/test_gguf_tensors.py), without its two 30-s reads of the vocabulary.
+    reference = gguf_model(path, read_header(path, arrays=True), torch.float32)
     ids = [2, 818, 5279, 529, 7001, 563, 9079, 236761, 669, 5279, 529, 9405, 563]
     with torch.no_grad():
         expected = reference(input_ids=torch.tensor([ids])).logits[0].numpy()
