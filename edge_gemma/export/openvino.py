@@ -26,9 +26,11 @@ from .tokenizer_irs import cached_tokenizer_irs
 def export_16bit(checkpoint: Path, output: Path) -> str:
     """optimum-intel's export: stateful IR with fp16 weights, tokenizer IRs, configs.
 
-    The model is loaded in its checkpoint dtype (bf16 for Gemma) and traced in it; only the
-    saved weights become fp16 (bf16 -> fp16 is exact for normal-range weights). Passing
-    OVConfig(dtype="fp16") also stops the size-based silent int8 of optimum-intel 2.2.0.
+    The model is loaded in its checkpoint dtype (bf16 for Gemma) and traced with f32
+    activations; the matrices (every Linear and embedding: optimum_gemma.py, change 6) go into
+    the IR in that dtype, shared with the memory-mapped checkpoint rather than copied, and the
+    few f32 constants left are saved as fp16. Passing OVConfig(dtype="fp16") also stops the
+    size-based silent int8 of optimum-intel 2.2.0.
     """
     import torch
     from optimum.exporters.openvino import main_export

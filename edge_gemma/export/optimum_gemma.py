@@ -1,6 +1,6 @@
 """optimum-intel 2.2.0's text-decoder export, made to take every Gemma on transformers 5.5.
 
-Five changes, each in force only inside `optimum_for_gemma()` and undone on the way out:
+Six changes, each in force only inside `optimum_for_gemma()` and undone on the way out:
 
 1. Version cap. optimum-intel 2.2.0 caps its gemma/gemma2/gemma3_text export configs at
    transformers 5.0 (`GemmaOpenVINOConfig.MAX_TRANSFORMERS_VERSION`; gemma3n_text and
@@ -27,6 +27,17 @@ Five changes, each in force only inside `optimum_for_gemma()` and undone on the 
    tensor a (32) must match the size of tensor b (528)" in SDPA; found exporting the E2B shape,
    benchmark/scale.py). A tiny model with a window of 16 hid it. Every layer's past gets the
    dummy length, as for Gemma 3n and the other Gemmas; the IR's cache length stays dynamic.
+6. Embeddings kept in bf16. optimum-intel traces a bf16 model through OpenVINO's
+   `__make_16bit_traceable` (openvino 2026.4, frontend/pytorch/patch_model.py): modules of
+   exactly `nn.Linear` / `nn.Embedding` become ModuleExtensions whose weights go into the graph
+   as they are (memory-mapped bf16), every other module's weights are cast to f32 in memory.
+   Every Gemma's token embedding is a subclass (`Gemma*TextScaledWordEmbedding`: the lookup
+   times `embed_scale`), as are the E-models' per-layer tables, so each was copied to f32:
+   3.8 GB for gemma-2-9b-it's 262144 x 3584 table, 9.4 GB for Gemma 4 E2B's per-layer table,
+   most of the conversion's peak memory (docs/families.md). They get the same extension here,
+   with the scale multiplied after the lookup, so their weights stay bf16 and shared with the
+   checkpoint; the IR stores them in bf16 as it does every Linear weight (export/tables.py
+   reads bf16).
 """
 
 from __future__ import annotations
@@ -58,8 +69,40 @@ def exact_rope(model) -> int:
     return split
 
 
+def scaled_embedding_extensions(get_extensions):
+    """OpenVINO's 16-bit extensions (`get_extensions`: patch_model._get_16bit_extensions) plus
+    one for each Gemma scaled word embedding (see 6.): the plain embedding op on the real 16-bit
+    weight, times the module's `embed_scale` as its own forward does."""
+    import torch
+    from openvino.frontend.pytorch.patch_model import ModuleExtension, _orig_weight
+    from transformers.models.gemma.modeling_gemma import GemmaTextScaledWordEmbedding
+    from transformers.models.gemma2.modeling_gemma2 import Gemma2TextScaledWordEmbedding
+    from transformers.models.gemma3.modeling_gemma3 import Gemma3TextScaledWordEmbedding
+    from transformers.models.gemma3n.modeling_gemma3n import Gemma3nTextScaledWordEmbedding
+    from transformers.models.gemma4.modeling_gemma4 import Gemma4TextScaledWordEmbedding
+
+    def convert(module, target_op, ids, *args, **kwargs):
+        # The forward is `super().forward(ids) * embed_scale.to(weight.dtype)`, and the traced
+        # weight is f32: the scale is the buffer's value (bf16-rounded in bf16 checkpoints) in f32.
+        looked_up = target_op(_orig_weight(module, "weight"), ids, module.padding_idx,
+                              module.scale_grad_by_freq, module.sparse)
+        return looked_up * module.embed_scale.to(torch.float32)
+
+    def extensions(*args, **kwargs):
+        found, supported = get_extensions(*args, **kwargs)
+        plain = found[torch.nn.Embedding]
+        for cls in (GemmaTextScaledWordEmbedding, Gemma2TextScaledWordEmbedding, Gemma3TextScaledWordEmbedding,
+                    Gemma3nTextScaledWordEmbedding, Gemma4TextScaledWordEmbedding):
+            found[cls] = ModuleExtension(cls, "ov_ext::embedding", convert=convert, evaluate=plain.evaluate,
+                                         condition=plain.condition)
+        return found, supported
+
+    return extensions
+
+
 @contextmanager
 def optimum_for_gemma():
+    from openvino.frontend.pytorch import patch_model
     from optimum.exporters.openvino import convert, input_generators, model_configs, model_patcher
     from transformers.models.gemma3n.modeling_gemma3n import Gemma3nTextModel
     from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts
@@ -83,6 +126,7 @@ def optimum_for_gemma():
         (model_configs.GemmaOpenVINOConfig, "MAX_TRANSFORMERS_VERSION", LIFTED_MAX),
         (Gemma3nTextModel, "project_per_layer_inputs", model_patcher._project_per_layer_inputs),
         (Gemma4TextExperts, "forward", model_patcher.lfm2_moe_experts_forward),
+        (patch_model, "_get_16bit_extensions", scaled_embedding_extensions(patch_model._get_16bit_extensions)),
     ]
     originals = [(owner, name, vars(owner)[name]) for owner, name, _ in saved]
     try:

@@ -32,9 +32,8 @@ from .compression import HEAD
 
 MIN_BYTES = 256 << 20  # tables this big are compressed here (the 270M's whole model is 0.5 GB)
 BLOCK_ROWS = 8192  # 8192 x 10752 (the E4B table's width) is 88 M values: 0.35 GB in f32
-# bf16 is left to NNCF: Constant.get_data() gives its raw bits as float16 (optimum-intel's
-# export writes f16 anyway).
-_FLOAT = {"f16", "f32"}
+# The export keeps the checkpoint's bf16 for every table (optimum_gemma.py, change 6).
+_FLOAT = {"f16", "f32", "bf16"}
 
 
 def table_mode(preset: QuantPreset, name: str = "") -> str | None:
@@ -104,9 +103,17 @@ def big_tables(model, min_bytes: int | None = None) -> list:
     return [op for op in _gather_tables(model) if op.get_byte_size() >= min_bytes]
 
 
-def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS):
+def _float32(block: np.ndarray, bf16: bool) -> np.ndarray:
+    """A block of a table's rows in f32. openvino 2026.4's Constant.get_data() hands a bf16
+    table over as its raw bits typed float16: widened here, a block at a time (exact)."""
+    if bf16:
+        return (block.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    return np.ascontiguousarray(block, dtype=np.float32)
+
+
+def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS, bf16: bool = False):
     """int8 codes, f16 scales and (asym) u8 zero points of a 2-D table, one scale per row,
-    computed by NNCF's quantizer a block of rows at a time."""
+    computed by NNCF's quantizer a block of rows at a time; `bf16`: the table holds bf16 bits."""
     import nncf
     from nncf.quantization.algorithms.weight_compression.config import WeightCompressionConfig
     from nncf.quantization.algorithms.weight_compression.weight_lowering import do_integer_quantization
@@ -119,7 +126,7 @@ def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS):
     zero_points = np.empty((table.shape[0], 1), np.uint8) if asym else None
     for start in range(0, table.shape[0], block_rows):
         rows = slice(start, start + block_rows)
-        block = do_integer_quantization(Tensor(np.ascontiguousarray(table[rows])), config, reduction_axes=(1,))
+        block = do_integer_quantization(Tensor(_float32(table[rows], bf16)), config, reduction_axes=(1,))
         # Copied at once: NNCF's OpenVINO-compiled quantizer (nncf 3.4, optimized_functions)
         # returns views of output buffers it reuses on the next call.
         codes[rows] = block.tensor.as_numpy_tensor().data
@@ -159,7 +166,7 @@ def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) ->
     for const, mode in tables:
         name = const.get_friendly_name()
         table = const.get_data()  # a view of the (memory-mapped) weights
-        codes, scales, zero_points = quantize_rows(table, mode)
+        codes, scales, zero_points = quantize_rows(table, mode, bf16=const.get_element_type() == ov.Type.bf16)
         # NNCF's own decompression chain for a table (Constant -> Convert -> [Subtract zero
         # point] -> Multiply scale), so runtimes and edge_gemma's weight walk read it alike.
         weight = ops.convert(ops.constant(codes, name=name, shared_memory=True), ov.Type.f16)
@@ -167,7 +174,11 @@ def compress_tables(model, preset: QuantPreset, min_bytes: int | None = None) ->
             zero_point = ops.convert(ops.constant(zero_points, name=f"{name}/zero_point"), ov.Type.f16)
             weight = ops.subtract(weight, zero_point, name=f"{name}/zero_point/subtract")
         weight = ops.multiply(weight, ops.constant(scales, name=f"{name}/scale"), name=f"{name}/fq_weights_0")
-        if const.get_element_type() != ov.Type.f16:
+        # The chain ends in f16. A table that every reader converts anyway (the export's bf16
+        # tables: Convert to f32, then Gather / MatMul) is left so: a Convert to bf16 would
+        # round each dequantized value to 8 bits of mantissa.
+        readers = [target.get_node().get_type_name() for target in const.output(0).get_target_inputs()]
+        if const.get_element_type() != ov.Type.f16 and set(readers) != {"Convert"}:
             weight = ops.convert(weight, const.get_element_type())
         const.output(0).replace(weight.output(0))
         done.append(name)

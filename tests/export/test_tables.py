@@ -13,19 +13,34 @@ from edge_gemma.recipes import QuantPreset
 ROWS, WIDTH = 20000, 64
 
 
-def _model():
+def _table(values: np.ndarray, dtype: str, name: str):
+    """A Constant holding `values` as fp16 or bf16 (bf16: the export's tables, optimum_gemma.py 6.)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    if dtype == "f16":
+        return ops.constant(values.astype(np.float16), name=name)
+    tensor = ov.Tensor(ov.Type.bf16, ov.Shape(list(values.shape)))
+    tensor.data[...] = (values.view(np.uint32) >> 16).astype(np.uint16).view(tensor.data.dtype)  # truncated
+    constant = ov.op.Constant(tensor)
+    constant.set_friendly_name(name)
+    return constant
+
+
+def _model(dtype: str = "f16"):
     """ids -> a Gather-only table (the per-layer embedding's place) and a tied table read by a
-    Gather and a MatMul (the embedding and LM head), both fp16 as optimum-intel writes them,
-    with two decoder MatMuls between (NNCF's choice of the last MatMul's bits depends on them)."""
+    Gather and a MatMul (the embedding and LM head), both 16-bit (`dtype`) and widened by a
+    Convert as the export writes them, with two decoder MatMuls between (NNCF's choice of the
+    last MatMul's bits depends on them)."""
     import openvino as ov
     import openvino.opset13 as ops
 
     rng = np.random.default_rng(0)
-    table = (rng.standard_normal((ROWS, WIDTH), dtype=np.float32) * 0.02).astype(np.float16)
-    tied = (rng.standard_normal((ROWS, WIDTH), dtype=np.float32) * 0.02).astype(np.float16)
+    table = rng.standard_normal((ROWS, WIDTH), dtype=np.float32) * 0.02
+    tied = rng.standard_normal((ROWS, WIDTH), dtype=np.float32) * 0.02
     ids = ops.parameter([1, -1], ov.Type.i64, name="ids")
-    per_layer = ops.gather(ops.convert(ops.constant(table, name="embed_tokens_per_layer"), ov.Type.f32), ids, 0)
-    embedding = ops.convert(ops.constant(tied, name="embed_tokens"), ov.Type.f32)
+    per_layer = ops.gather(ops.convert(_table(table, dtype, "embed_tokens_per_layer"), ov.Type.f32), ids, 0)
+    embedding = ops.convert(_table(tied, dtype, "embed_tokens"), ov.Type.f32)
     hidden = ops.add(ops.gather(embedding, ids, 0), per_layer)
     for layer in range(2):
         weight = (rng.standard_normal((WIDTH, WIDTH), dtype=np.float32) * 0.1).astype(np.float16)
@@ -55,12 +70,13 @@ def test_the_embeddings_are_taken_tied_or_not_and_no_decoder_weight():
     assert big_tables(_model(), min_bytes=64 << 20) == []  # under the threshold: NNCF's own
 
 
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
 @pytest.mark.parametrize("preset", [QuantPreset(weights="int8"), QuantPreset(weights="int8", sym=True),
                                     QuantPreset(weights="int4", group_size=32, backup="int8_asym")],
                          ids=["int8_asym", "int8_sym", "int4 with int8_asym backup"])
-def test_block_by_block_gives_nncfs_own_bits(preset):
-    whole = compress(_model(), preset)
-    model = _model()
+def test_block_by_block_gives_nncfs_own_bits(preset, dtype):
+    whole = compress(_model(dtype), preset)
+    model = _model(dtype)
     tables, ran = compress_tables(model, preset, min_bytes=1 << 20)
     assert sorted(tables) == TABLES
     # The tied head left NNCF's view: for int4, all_layers keeps the last decoder MatMul int4.
