@@ -82,6 +82,7 @@ SHAPES.update({
 # Families whose RMSNorm scales by w (Gemma 3n, 4), not (1 + w): their norms start at one.
 NORM_BY_W = {"gemma3n_text", "gemma4_text"}
 SHARD_BYTES = 2 * 2**30
+BLOCK_ROWS = 16384
 
 
 def build(model: str, out: Path, tokenizer_from: Path, layers: int | None = None) -> Path:
@@ -110,8 +111,11 @@ def build(model: str, out: Path, tokenizer_from: Path, layers: int | None = None
     for name, shape in shapes.items():
         if name == "lm_head.weight":
             continue  # tied to the embedding, as in every Gemma
-        if len(shape) > 1:
-            tensor = (torch.randn(shape, generator=generator) * 0.02).to(torch.bfloat16)
+        if len(shape) > 1:  # drawn a block of rows at a time: E4B's per-layer table is 11 GB in f32
+            tensor = torch.empty(shape, dtype=torch.bfloat16)
+            for start in range(0, shape[0], BLOCK_ROWS):
+                block = tensor[start:start + BLOCK_ROWS]
+                block.copy_(torch.randn(block.shape, generator=generator) * 0.02)
         else:  # norms and scales: Gemma 1-3's RMSNorm scales by (1 + w), Gemma 3n and 4's by w
             tensor = torch.full(shape, float(family in NORM_BY_W), dtype=torch.bfloat16)
         shard[name] = tensor

@@ -76,7 +76,8 @@ def head_arguments(preset: QuantPreset) -> dict | None:
                                              if preset.scale_estimation else {})}
 
 
-def _run(model, args: dict, dataset, advanced: dict):
+def run_nncf(model, args: dict, dataset=None, advanced: dict | None = None):
+    """`nncf.compress_weights` on `model` with `args` (nncf_arguments' plain data)."""
     import nncf
 
     kwargs = dict(args, mode=nncf.CompressWeightsMode(args["mode"]))
@@ -88,7 +89,7 @@ def _run(model, args: dict, dataset, advanced: dict):
         kwargs["ignored_scope"] = nncf.IgnoredScope(patterns=kwargs.pop("ignored_patterns"), validate=False)
     data_aware = any(kwargs.get(k) for k in ("awq", "scale_estimation", "gptq", "lora_correction")) or (
         "sensitivity_metric" in kwargs and kwargs["sensitivity_metric"] != nncf.SensitivityMetric.WEIGHT_QUANTIZATION_ERROR)
-    params = dict(advanced)
+    params = dict(advanced or {})
     if "group_size_fallback" in kwargs:
         params["group_size_fallback_mode"] = nncf.GroupSizeFallbackMode(kwargs.pop("group_size_fallback"))
     if data_aware:
@@ -116,5 +117,5 @@ def compress(model, preset: QuantPreset, *, dataset=None, statistics_path: str |
         advanced["statistics_path"] = statistics_path
     head = head_arguments(preset)
     if head is not None:
-        model = _run(model, head, dataset, {k: v for k, v in advanced.items() if k != "statistics_path"})
-    return _run(model, args, dataset, advanced)
+        model = run_nncf(model, head, dataset, {k: v for k, v in advanced.items() if k != "statistics_path"})
+    return run_nncf(model, args, dataset, advanced)

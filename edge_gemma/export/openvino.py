@@ -17,6 +17,7 @@ from ..export_folder import MODEL_XML
 from ..recipes import QuantPreset
 from .calibration import openvino_inputs
 from .compression import compress, nncf_arguments
+from .experts import compress_experts
 from .optimum_gemma import optimum_for_gemma
 from .gguf_weights import keep_gguf_weights
 from .tables import compress_tables
@@ -58,16 +59,18 @@ def export_16bit(checkpoint: Path, output: Path) -> str:
 
 
 def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None,
-                statistics_path: str | None = None) -> tuple[list[str], QuantPreset]:
-    """NNCF-compress src's model into dst, the big tables block by block first (tables.py):
-    their names and the preset NNCF then ran."""
+                statistics_path: str | None = None) -> tuple[dict, QuantPreset]:
+    """NNCF-compress src's model into dst, the fused MoE expert weights a layer at a time
+    (experts.py) and the big tables block by block (tables.py) first: what those two did, for
+    the manifest, and the preset NNCF then ran."""
     import openvino as ov
 
     model = ov.Core().read_model(src / MODEL_XML)
-    tables, preset = compress_tables(model, preset)
+    done = {"experts_compressed_apart": compress_experts(model, preset)}
+    done["tables_compressed_by_rows"], preset = compress_tables(model, preset)
     model = compress(model, preset, dataset=dataset, statistics_path=statistics_path)
     ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
-    return tables, preset
+    return {k: v for k, v in done.items() if v}, preset
 
 
 def keep_gguf_ir(src: Path, dst: Path, gguf: Path) -> dict:
@@ -110,16 +113,16 @@ class OpenVINOBackend:
 
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
                  statistics_path: str | None = None, gguf: Path | None = None) -> dict:
-        extra, tables, ran = {}, [], preset
+        extra = {}
         if preset.weights == "gguf":
             extra = {"gguf": keep_gguf_ir(src, dst, gguf)}
         elif preset.weights != "fp16":
-            tables, ran = compress_ir(src, dst, preset, dataset, statistics_path)
+            done, ran = compress_ir(src, dst, preset, dataset, statistics_path)
+            if done:  # and what NNCF was given (all_layers may differ from the recipe's: tables.compress_tables)
+                extra = {**done, "nncf": nncf_arguments(ran)}
         for item in src.iterdir():  # tokenizer IRs, configs (and the model itself for fp16)
             if not (dst / item.name).exists():
                 os.replace(item, dst / item.name)
-        if tables:  # what NNCF was given (all_layers may differ from the recipe's: tables.compress_tables)
-            extra = {"tables_compressed_by_rows": tables, "nncf": nncf_arguments(ran)}
         return extra
 
     def check(self, folder: Path, facts: dict | None) -> None:

@@ -14,7 +14,9 @@ Six changes, each in force only inside `optimum_for_gemma()` and undone on the w
    `aten::argsort`, which OpenVINO 2026.4 cannot convert ("Model wasn't fully converted");
    optimum-intel's `Gemma4LMModelPatcher` uses `lfm2_moe_experts_forward` (a dense scatter of
    the top-k weights and one bmm per projection, fused back by OpenVINO's
-   ConvertTiledMoeBlockToGatherMatmuls). We use it for the text-only export too.
+   ConvertTiledMoeBlockToGatherMatmuls). We use its form for the text-only export too
+   (`experts_forward`), with the 16-bit weights widened to f32 before they are split into gate
+   and up (see 6.).
 4. Exact RoPE frequencies. Saving with fp16 weights (`OVConfig(dtype="fp16")`) rounds every
    f32 constant to fp16, the rotary embedding's inverse frequencies too: an angle error that
    grows with the position (2^-11 x position x frequency). On a tiny Gemma 4 that alone made
@@ -37,7 +39,14 @@ Six changes, each in force only inside `optimum_for_gemma()` and undone on the w
    most of the conversion's peak memory (docs/families.md). They get the same extension here,
    with the scale multiplied after the lookup, so their weights stay bf16 and shared with the
    checkpoint; the IR stores them in bf16 as it does every Linear weight (export/tables.py
-   reads bf16).
+   reads bf16). Gemma 4's MoE experts (3-D weights, 90 % of 26B-A4B) were cast to f32 the
+   same way, and optimum's experts forward then had OpenVINO fold the split of the f32 gate/up
+   weight into new f32 constants: 6.7 GB for two layers of the 26B-A4B shape, about 90 GB for
+   the model. The experts module is listed among the extensions but never patched (so it is not
+   cast), and `experts_forward` widens each weight before splitting it: the IR keeps one bf16
+   constant per expert weight behind a Convert, the conversion peaks at 3.9 GB for those two
+   layers (one layer's experts in f32 while it is traced), and the CPU plugin still fuses the
+   block into GatherMatmul (measured 2026-12-06, docs/families.md).
 """
 
 from __future__ import annotations
@@ -95,9 +104,33 @@ def scaled_embedding_extensions(get_extensions):
                     Gemma3nTextScaledWordEmbedding, Gemma4TextScaledWordEmbedding):
             found[cls] = ModuleExtension(cls, "ov_ext::embedding", convert=convert, evaluate=plain.evaluate,
                                          condition=plain.condition)
+        # Listed but never patched (condition False): a listed module is not cast to f32;
+        # experts_forward widens its weights in the graph instead (see 6.).
+        from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts
+        found[Gemma4TextExperts] = ModuleExtension(Gemma4TextExperts, "ov_ext::unused", convert=None,
+                                                   evaluate=None, condition=lambda module: False)
         return found, supported
 
     return extensions
+
+
+def experts_forward(self, hidden_states, top_k_index, top_k_weights):
+    """optimum-intel 2.2.0's `lfm2_moe_experts_forward` (see 3.), with `self`'s 16-bit expert
+    weights widened before they are split (see 6.). Every expert runs on every token in the
+    trace; OpenVINO gathers the chosen experts' weights when it compiles the model."""
+    import torch
+
+    dtype = hidden_states.dtype
+    tokens, hidden = hidden_states.shape
+    dense_weights = torch.zeros(tokens, self.num_experts, device=hidden_states.device, dtype=dtype)
+    dense_weights.scatter_(dim=1, index=top_k_index, src=top_k_weights.to(dtype))
+    expanded = hidden_states.repeat(self.num_experts, 1).view(self.num_experts, -1, hidden)
+    gate_proj, up_proj = self.gate_up_proj.to(dtype).chunk(2, dim=-2)
+    gate = torch.bmm(expanded, gate_proj.transpose(1, 2))
+    up = torch.bmm(expanded, up_proj.transpose(1, 2))
+    out = torch.bmm(self.act_fn(gate) * up, self.down_proj.to(dtype).transpose(1, 2))
+    out = out.view(self.num_experts, tokens, hidden) * dense_weights.transpose(0, 1)[..., None]
+    return out.sum(dim=0)
 
 
 @contextmanager
@@ -125,7 +158,7 @@ def optimum_for_gemma():
         (convert, "_save_model", save_exact),
         (model_configs.GemmaOpenVINOConfig, "MAX_TRANSFORMERS_VERSION", LIFTED_MAX),
         (Gemma3nTextModel, "project_per_layer_inputs", model_patcher._project_per_layer_inputs),
-        (Gemma4TextExperts, "forward", model_patcher.lfm2_moe_experts_forward),
+        (Gemma4TextExperts, "forward", experts_forward),
         (patch_model, "_get_16bit_extensions", scaled_embedding_extensions(patch_model._get_16bit_extensions)),
     ]
     originals = [(owner, name, vars(owner)[name]) for owner, name, _ in saved]

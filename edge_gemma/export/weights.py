@@ -47,7 +47,8 @@ def _weights(found: dict[str, _Found]) -> list[Weight]:
 
 
 # --- OpenVINO IR ----------------------------------------------------------------------------
-_OV_DECOMPRESSION = {"Convert", "Subtract", "Multiply", "Reshape", "Transpose", "Unsqueeze"}
+# VariadicSplit: Gemma 4's fused gate/up expert weight at fp16 (export/experts.py).
+_OV_DECOMPRESSION = {"Convert", "Subtract", "Multiply", "Reshape", "Transpose", "Unsqueeze", "VariadicSplit"}
 # Input index holding the weight: Gather's table is input 0, MatMul's weight is input 1.
 _OV_WEIGHT_INPUT = {"MatMul": 1, "Gather": 0}
 

@@ -186,7 +186,7 @@ def test_tiny_export_generates(tiny_export, family, quant, capsys):
 
 
 @pytest.mark.parametrize("quant", ["int8", "int4"])
-def test_moe_router_stays_16_bit(tiny_export, quant):
+def test_moe_router_stays_16_bit_and_the_experts_take_the_preset(tiny_export, quant):
     # The recipe's `uncompressed: .*router.*` (recipes/gemma-4-26b-a4b-it.yaml says why).
     from edge_gemma.export.weights import read_weights
 
@@ -194,6 +194,13 @@ def test_moe_router_stays_16_bit(tiny_export, quant):
     routers = [w for w in weights if "router" in w.name]
     assert routers and all(w.precision == "float" for w in routers), routers
     assert any(w.precision.startswith(quant) for w in weights if "layers" in w.name)
+    # Each layer's fused gate/up expert weight is compressed apart (export/experts.py), down as NNCF does.
+    experts = sorted(w.name.rsplit(".experts.", 1)[1] for w in weights if ".experts." in w.name)
+    assert experts == sorted(
+        ["down_proj", "gate_up_proj/gate", "gate_up_proj/up"] * 4), experts
+    assert all(w.precision.startswith(quant) for w in weights if ".experts." in w.name)
+    compression = json.loads((tiny_export("gemma4_moe", quant) / "manifest.json").read_text())["compression"]
+    assert len(compression["experts_compressed_apart"]) == 4
 
 
 def test_new_families_have_no_onnx_path_yet(capsys):
