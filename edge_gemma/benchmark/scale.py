@@ -162,13 +162,21 @@ def sample_memory(pid: int, peaks: dict, done: threading.Event) -> None:
         time.sleep(0.2)
 
 
-def scale_row(model: str, quant: str, work: Path, layers: int | None = None) -> str:
-    """Build the random checkpoint (once, in `work`), export it, and return the Markdown row."""
+def scale_row(model: str, quant: str, work: Path, layers: int | None = None,
+              memory_limit_gb: float | None = None) -> str:
+    """Build the random checkpoint (once, in `work`), export it, and return the Markdown row.
+    `memory_limit_gb`: run the export under that memory ceiling (memory_limit.py); the row then
+    says whether it fitted."""
+    from contextlib import nullcontext
+
     from ..errors import EdgeGemmaError
     from ..layout import default_cache_dir
     from ..recipes import load_recipe
     from ..sources import parse_source, prepare_checkpoint
+    from .memory_limit import memory_cgroup_root, memory_ceiling
 
+    if memory_limit_gb:
+        memory_cgroup_root()  # fails before the checkpoint is built
     name = f"{model}-{layers}layers" if layers else model
     checkpoint = work / f"{name}-random"
     if not checkpoint.is_dir():
@@ -183,17 +191,25 @@ def scale_row(model: str, quant: str, work: Path, layers: int | None = None) -> 
     peaks: dict = {}
     done = threading.Event()
     start = time.monotonic()
-    proc = subprocess.Popen(cmd)
-    sampler = threading.Thread(target=sample_memory, args=(proc.pid, peaks, done), daemon=True)
-    sampler.start()
-    code = proc.wait()
-    done.set()
+    limit = memory_limit_gb and int(memory_limit_gb * 2**30)
+    with memory_ceiling(limit) if limit else nullcontext() as ceiling:
+        proc = subprocess.Popen(cmd, preexec_fn=ceiling and ceiling.enter)
+        sampler = threading.Thread(target=sample_memory, args=(proc.pid, peaks, done), daemon=True)
+        sampler.start()
+        code = proc.wait()
+        done.set()
+        charged = ceiling and ceiling.peak()
     wall = time.monotonic() - start
+    defaults = vars(type(preset)(weights=preset.weights))
+    described = ", ".join(f"{k}={v}" for k, v in vars(preset).items() if k == "weights" or v != defaults[k])
+    row = f"| {name} (random weights) | {quant}: {described} |"
+    fits = f" {memory_limit_gb:g} GB ceiling: {{}} |" if limit else ""
+    if limit and code == -9:  # the kernel's OOM killer: what must stay resident did not fit
+        return (f"{row} killed after {wall:.0f} s | {peaks.get('RssAnon', 0) / 2**30:.1f} GB when killed | - | - |"
+                + fits.format("**does not fit**"))
     if code != 0:
         raise EdgeGemmaError(f"the export of {checkpoint} failed (exit {code}); run the command above to see why")
     ir_gb = sum(p.stat().st_size for p in out.glob("openvino_model.*")) / 1e9
-    defaults = vars(type(preset)(weights=preset.weights))
-    described = ", ".join(f"{k}={v}" for k, v in vars(preset).items() if k == "weights" or v != defaults[k])
-    return (f"| {name} (random weights) | {quant}: {described} | {wall:.0f} s (anonymous peak at "
-            f"{peaks.get('RssAnon_at', 0):.0f} s) | "
-            f"{peaks.get('RssAnon', 0) / 2**30:.1f} GB | {peaks.get('VmRSS', 0) / 2**30:.1f} GB | {ir_gb:.2f} GB |")
+    return (f"{row} {wall:.0f} s (anonymous peak at {peaks.get('RssAnon_at', 0):.0f} s) | "
+            f"{peaks.get('RssAnon', 0) / 2**30:.1f} GB | {peaks.get('VmRSS', 0) / 2**30:.1f} GB | {ir_gb:.2f} GB |"
+            + fits.format(f"fits (cgroup peak {charged / 2**30:.1f} GB)" if charged else "fits"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import EdgeGemmaError
 from .common import at_least
 
 HELP = "peak memory and time of an export in a model's real shape, random weights"
@@ -21,6 +22,10 @@ def add_arguments(p) -> None:
                    help="keep only this many decoder layers (same widths and vocabulary): runs at a few "
                         "depths give memory as a line in the depth, to extrapolate where the full model "
                         "does not fit the machine")
+    p.add_argument("--memory-limit", type=float, metavar="GB",
+                   help="run the export under this memory ceiling (a Linux memory cgroup; root): the checkpoint's "
+                        "file pages count and are reclaimed as on a machine with this much free memory, and the "
+                        "row says whether it fitted (e.g. 13 for a 16 GB laptop)")
 
 
 def run(args) -> int:
@@ -28,5 +33,7 @@ def run(args) -> int:
     from ..recipes import load_recipe
 
     load_recipe(args.model, args.recipes_dir).preset(args.quant)  # a bad QUANT fails before any work
-    print(scale_row(args.model, args.quant, args.work, args.layers))
+    if args.memory_limit is not None and args.memory_limit <= 0:
+        raise EdgeGemmaError(f"--memory-limit is in GB and must be above 0, not {args.memory_limit:g}")
+    print(scale_row(args.model, args.quant, args.work, args.layers, args.memory_limit))
     return 0
