@@ -29,3 +29,28 @@ def test_uncompressed_nodes_join_the_ignored_scope():
     assert nncf_arguments(recipe.quant["int4"])["ignored_patterns"] == [".*router.*"]
     args = nncf_arguments(QuantPreset(weights="int8", uncompressed=".*router.*", head="int8_sym"))
     assert args["ignored_patterns"] == [".*router.*", r".*(embed_tokens|lm_head).*"]
+
+
+def test_nncf_lets_go_of_each_weight_it_replaces():
+    # compression.released_weights: NNCF 3.4 would keep every replaced weight (AWQ's rescaled
+    # copies among them) in its node mapping until the last weight is compressed.
+    import numpy as np
+    import openvino as ov
+    import openvino.opset13 as ops
+    from nncf.quantization.algorithms.weight_compression.openvino_backend import OVWeightCompressionAlgoBackend
+
+    from edge_gemma.export.compression import released_weights, run_nncf
+
+    def model():
+        x = ops.parameter([1, 64], ov.Type.f32)
+        weight = ops.constant(np.random.default_rng(0).standard_normal((64, 64), dtype=np.float32), name="w")
+        return ov.Model([ops.matmul(x, weight, False, True)], [x]), weight
+
+    graph, weight = model()
+    backend = OVWeightCompressionAlgoBackend(graph)
+    with released_weights():
+        backend._replace_node(weight, ops.convert(ops.constant(np.ones((64, 64), np.int8)), ov.Type.f32))
+    assert "w" not in backend.name_to_node_mapping
+    assert OVWeightCompressionAlgoBackend._replace_node.__name__ == "_replace_node"  # put back
+    compressed = run_nncf(model()[0], {"mode": "int8_asym"})  # and NNCF still runs with it
+    assert any(op.get_element_type() == ov.Type.u8 for op in compressed.get_ordered_ops() if op.get_type_name() == "Constant")
