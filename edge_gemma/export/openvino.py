@@ -9,6 +9,7 @@ tokenizer IRs are there. The driver (driver.py) runs these in order.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ..export_folder import MODEL_XML
 from ..recipes import QuantPreset
 from .calibration import openvino_inputs
 from .compression import compress, nncf_arguments
+from .awq_memory import available_memory, fit_awq
 from .experts import compress_experts
 from .optimum_gemma import optimum_for_gemma
 from .gguf_weights import keep_gguf_weights
@@ -61,12 +63,15 @@ def export_16bit(checkpoint: Path, output: Path) -> str:
 def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None,
                 statistics_path: str | None = None) -> tuple[dict, QuantPreset]:
     """NNCF-compress src's model into dst, the fused MoE expert weights a layer at a time
-    (experts.py) and the big tables block by block (tables.py) first: what those two did, for
-    the manifest, and the preset NNCF then ran."""
+    (experts.py) and the big tables block by block (tables.py) first, AWQ only if its copies fit
+    (awq_memory.py): what these did, for the manifest, and the preset NNCF then ran."""
     import openvino as ov
 
     model = ov.Core().read_model(src / MODEL_XML)
-    done = {"experts_compressed_apart": compress_experts(model, preset)}
+    preset, dropped = fit_awq(model, preset, available_memory())
+    if dropped:
+        print(f"      {dropped}", file=sys.stderr, flush=True)
+    done = {"awq_dropped": dropped, "experts_compressed_apart": compress_experts(model, preset)}
     done["tables_compressed_by_rows"], preset = compress_tables(model, preset)
     model = compress(model, preset, dataset=dataset, statistics_path=statistics_path)
     ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)

@@ -1,0 +1,58 @@
+"""A data-aware preset keeps AWQ only where its rescaled copies fit (export/awq_memory.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edge_gemma.export.awq_memory import RESERVE, awq_copy_bytes, fit_awq
+from edge_gemma.recipes import QuantPreset, load_recipe
+
+
+def _model():
+    """One Gemma-named MLP (gate, up, down: 64 x 256 fp16 each) and an attention weight."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 64], ov.Type.f32)
+
+    def linear(inp, name, rows, cols):
+        weight = ops.constant(np.zeros((rows, cols), np.float16), name=f"self.model.layers.0.{name}._openvino_orig_weight")
+        return ops.matmul(inp, ops.convert(weight, ov.Type.f32), False, True)
+
+    hidden = linear(x, "self_attn.o_proj", 64, 64)
+    mlp = ops.multiply(linear(hidden, "mlp.gate_proj", 256, 64), linear(hidden, "mlp.up_proj", 256, 64))
+    return ov.Model([linear(mlp, "mlp.down_proj", 64, 256)], [x])
+
+
+def test_awq_copies_are_the_up_and_down_projections():
+    assert awq_copy_bytes(_model()) == 2 * 64 * 256 * 2
+
+
+def test_awq_is_dropped_only_when_its_copies_do_not_fit():
+    preset = load_recipe("gemma-2-9b-it").quant["int4"]
+    need = awq_copy_bytes(_model()) + RESERVE
+    assert fit_awq(_model(), preset, need) == (preset, None)
+    ran, why = fit_awq(_model(), preset, need - 1)
+    assert not ran.awq and ran.scale_estimation and "AWQ dropped" in why and "GB" in why
+    assert fit_awq(_model(), preset, None) == (preset, None)  # unknown: the recipe as written
+    data_free = QuantPreset(weights="int4")
+    assert fit_awq(_model(), data_free, 0) == (data_free, None)
+
+
+def test_a_memory_ceiling_is_what_is_available():
+    from edge_gemma.benchmark.memory_limit import memory_ceiling, memory_cgroup_root
+    from edge_gemma.errors import EdgeGemmaError
+
+    try:
+        memory_cgroup_root()
+    except EdgeGemmaError:
+        pytest.skip("no writable memory cgroup here (needs Linux and root)")
+    code = "from edge_gemma.export.awq_memory import available_memory; print(available_memory())"
+    with memory_ceiling(512 << 20) as ceiling:
+        out = subprocess.run([sys.executable, "-c", code], preexec_fn=ceiling.enter, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 0 < int(out.stdout) <= 512 << 20
