@@ -5,7 +5,7 @@ rescaled weight as a new 16-bit constant in memory until the weights are compres
 scale estimation: 0.19 GB a layer at gemma-2-9b-it's widths, 0.24 GB at Gemma 3 12B's, on top of
 what the rest of a data-aware export holds at its peak (about 4.5 GB at 9B widths: the process,
 the int8 embedding, scale estimation's work on one weight; docs/quality.md, measured at 4 and
-10 layers). A 42-layer 9B then needs about 12.5 GB and a 48-layer 12B about 16 GB: more than a
+10 layers). A 42-layer 9B then needs about 13 GB and a 48-layer 12B about 16 GB: more than a
 16 GB laptop has free. When the copies would not fit in the memory available, the export runs
 the preset without AWQ (scale estimation stays: it keeps no copies) and says so.
 """
