@@ -16,9 +16,9 @@ from pathlib import Path
 from ..errors import ExportError
 from ..export_folder import MODEL_XML
 from ..recipes import QuantPreset
+from .awq_memory import available_memory, fit_awq
 from .calibration import openvino_inputs
 from .compression import compress, nncf_arguments
-from .awq_memory import available_memory, fit_awq
 from .experts import compress_experts
 from .optimum_gemma import optimum_for_gemma
 from .gguf_weights import keep_gguf_weights
@@ -27,7 +27,7 @@ from .tokenizer_irs import cached_tokenizer_irs
 
 
 def export_16bit(checkpoint: Path, output: Path) -> str:
-    """optimum-intel's export: stateful IR with fp16 weights, tokenizer IRs, configs.
+    """optimum-intel's export: stateful 16-bit IR, tokenizer IRs, configs.
 
     The model is loaded in its checkpoint dtype (bf16 for Gemma) and traced with f32
     activations; the matrices (every Linear and embedding: optimum_gemma.py, change 6) go into
