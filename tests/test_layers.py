@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "edge_gemma"
 # Bottom to top; edge_gemma/__init__.py has the same list in words.
 FLOORS = (
-    {"errors", "files", "layout", "export_folder", "devices", "families", "recipes", "chat_formats", "hf_logging", "texts"},
+    {"errors", "files", "layout", "export_folder", "devices", "families", "recipes", "chat_formats", "hf_logging", "memory", "texts"},
     {"sources"},
     {"export"},
     {"runtime"},

@@ -165,7 +165,7 @@ def sample_memory(pid: int, peaks: dict, done: threading.Event) -> None:
 def scale_row(model: str, quant: str, work: Path, layers: int | None = None,
               memory_limit_gb: float | None = None) -> str:
     """Build the random checkpoint (once, in `work`), export it, and return the Markdown row.
-    `memory_limit_gb`: run the export under that memory ceiling (memory_limit.py); the row then
+    `memory_limit_gb`: run the export under that memory ceiling (edge_gemma/memory.py); the row then
     says whether it fitted."""
     from contextlib import nullcontext
 
@@ -173,7 +173,7 @@ def scale_row(model: str, quant: str, work: Path, layers: int | None = None,
     from ..layout import default_cache_dir
     from ..recipes import load_recipe
     from ..sources import parse_source, prepare_checkpoint
-    from .memory_limit import memory_cgroup_root, memory_ceiling
+    from ..memory import memory_cgroup_root, memory_ceiling
 
     if memory_limit_gb:
         memory_cgroup_root()  # fails before the checkpoint is built

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 from ..recipes import QuantPreset
 
@@ -30,43 +29,6 @@ def awq_copy_bytes(model) -> int:
     return sum(op.get_byte_size() for op in model.get_ordered_ops()
                if op.get_type_name() == "Constant" and _RESCALED.match(op.get_friendly_name())
                and len(op.get_output_shape(0)) >= 2)
-
-
-def _cgroup_room() -> int | None:
-    """Bytes left under this process's memory cgroup limit (Linux, v1 or v2), if it has one."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):  # v1
-            folder, limit_file, used_key = Path("/sys/fs/cgroup/memory") / path.lstrip("/"), "memory.limit_in_bytes", "rss"
-        elif controllers == "":  # v2
-            folder, limit_file, used_key = Path("/sys/fs/cgroup") / path.lstrip("/"), "memory.max", "anon"
-        else:
-            continue
-        try:
-            limit = (folder / limit_file).read_text().strip()
-            stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 1 << 60:
-            return int(limit) - int(stat.get(used_key, 0))
-    return None
-
-
-def available_memory() -> int | None:
-    """Bytes this process can still take: the machine's available memory, or what its cgroup's
-    limit leaves; None where neither can be read."""
-    try:
-        import psutil
-
-        free = psutil.virtual_memory().available
-    except ImportError:
-        free = None
-    room = _cgroup_room()
-    return min(x for x in (free, room) if x is not None) if free is not None or room is not None else None
 
 
 def fit_awq(model, preset: QuantPreset, available: int | None) -> tuple[QuantPreset, str | None]:

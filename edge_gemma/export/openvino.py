@@ -15,8 +15,9 @@ from pathlib import Path
 
 from ..errors import ExportError
 from ..export_folder import MODEL_XML
+from ..memory import available_memory
 from ..recipes import QuantPreset
-from .awq_memory import available_memory, fit_awq
+from .awq_memory import fit_awq
 from .calibration import openvino_inputs
 from .compression import compress, nncf_arguments
 from .experts import compress_experts

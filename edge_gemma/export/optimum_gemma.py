@@ -78,17 +78,18 @@ def exact_rope(model) -> int:
     return split
 
 
-def scaled_embedding_extensions(get_extensions):
+def gemma_16bit_extensions(get_extensions):
     """OpenVINO's 16-bit extensions (`get_extensions`: patch_model._get_16bit_extensions) plus
     one for each Gemma scaled word embedding (see 6.): the plain embedding op on the real 16-bit
-    weight, times the module's `embed_scale` as its own forward does."""
+    weight, times the module's `embed_scale` as its own forward does; and Gemma 4's experts,
+    listed so they are not cast."""
     import torch
     from openvino.frontend.pytorch.patch_model import ModuleExtension, _orig_weight
     from transformers.models.gemma.modeling_gemma import GemmaTextScaledWordEmbedding
     from transformers.models.gemma2.modeling_gemma2 import Gemma2TextScaledWordEmbedding
     from transformers.models.gemma3.modeling_gemma3 import Gemma3TextScaledWordEmbedding
     from transformers.models.gemma3n.modeling_gemma3n import Gemma3nTextScaledWordEmbedding
-    from transformers.models.gemma4.modeling_gemma4 import Gemma4TextScaledWordEmbedding
+    from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts, Gemma4TextScaledWordEmbedding
 
     def convert(module, target_op, ids, *args, **kwargs):
         # The forward is `super().forward(ids) * embed_scale.to(weight.dtype)`, and the traced
@@ -106,7 +107,6 @@ def scaled_embedding_extensions(get_extensions):
                                          condition=plain.condition)
         # Listed but never patched (condition False): a listed module is not cast to f32;
         # experts_forward widens its weights in the graph instead (see 6.).
-        from transformers.models.gemma4.modeling_gemma4 import Gemma4TextExperts
         found[Gemma4TextExperts] = ModuleExtension(Gemma4TextExperts, "ov_ext::unused", convert=None,
                                                    evaluate=None, condition=lambda module: False)
         return found, supported
@@ -159,7 +159,7 @@ def optimum_for_gemma():
         (model_configs.GemmaOpenVINOConfig, "MAX_TRANSFORMERS_VERSION", LIFTED_MAX),
         (Gemma3nTextModel, "project_per_layer_inputs", model_patcher._project_per_layer_inputs),
         (Gemma4TextExperts, "forward", experts_forward),
-        (patch_model, "_get_16bit_extensions", scaled_embedding_extensions(patch_model._get_16bit_extensions)),
+        (patch_model, "_get_16bit_extensions", gemma_16bit_extensions(patch_model._get_16bit_extensions)),
     ]
     originals = [(owner, name, vars(owner)[name]) for owner, name, _ in saved]
     try:

@@ -15,20 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..export_folder import MODEL_ONNX, MODEL_XML
+from ..memory import available_memory
 
 # Room left for the logits of a chunk, the export and the Python process (bytes).
 HEADROOM = 3 * 2**30
-
-
-def available_memory() -> int:
-    """MemAvailable from /proc/meminfo (Linux); elsewhere, assume it fits."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 2**62
 
 
 def fp32_bytes(checkpoint: Path) -> int:
@@ -131,7 +121,8 @@ def reference_kind(checkpoint: Path | None, ir16: Path | None) -> str | None:
     memory, else "ir16-f32" (the 16-bit IR with f32 inference precision); None when neither is
     at hand (the caller says how to get one)."""
     if checkpoint is not None and checkpoint.is_dir():
-        if fp32_bytes(checkpoint) + HEADROOM < available_memory() or ir16 is None:
+        # Unknown (not Linux): assume it fits, as before.
+        if fp32_bytes(checkpoint) + HEADROOM < (available_memory() or 2**62) or ir16 is None:
             return "pytorch-fp32"
     return "ir16-f32" if ir16 is not None else None
 

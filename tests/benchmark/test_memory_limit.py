@@ -1,4 +1,4 @@
-"""A memory ceiling for a child process (benchmark/memory_limit.py), with real processes: what
+"""A memory ceiling for a child process (edge_gemma/memory.py), with real processes: what
 must stay resident past the ceiling is killed, what fits runs, and the cgroup goes away after."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from edge_gemma.benchmark.memory_limit import memory_ceiling, memory_cgroup_root
+from edge_gemma.memory import memory_ceiling, memory_cgroup_root
 from edge_gemma.errors import EdgeGemmaError
 
 try:

@@ -44,14 +44,14 @@ def test_awq_is_dropped_only_when_its_copies_do_not_fit():
 
 
 def test_a_memory_ceiling_is_what_is_available():
-    from edge_gemma.benchmark.memory_limit import memory_ceiling, memory_cgroup_root
+    from edge_gemma.memory import memory_ceiling, memory_cgroup_root
     from edge_gemma.errors import EdgeGemmaError
 
     try:
         memory_cgroup_root()
     except EdgeGemmaError:
         pytest.skip("no writable memory cgroup here (needs Linux and root)")
-    code = "from edge_gemma.export.awq_memory import available_memory; print(available_memory())"
+    code = "from edge_gemma.memory import available_memory; print(available_memory())"
     with memory_ceiling(512 << 20) as ceiling:
         out = subprocess.run([sys.executable, "-c", code], preexec_fn=ceiling.enter, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
