@@ -108,12 +108,17 @@ install-llama: install
 # reference (55 minutes on 2 cores of an Intel Xeon, docs/benchmarks.md).
 # Two workers (pytest-xdist; tests/conftest.py): about a third of a single process's time
 # goes to one core alone (Python tracing, tokenizers), which the other worker fills.
+# GLIBC_TUNABLES: glibc (2.35+) asks for transparent huge pages on malloc's large blocks,
+# where THP is `madvise` (Debian's default). The suite allocates gigabytes of tensors: on
+# the tiny-family tests, minor page faults 17M -> 4.2M, system time 71 -> 51 s, wall 122 ->
+# 109 s (AMD EPYC, 2026-12-07; docs/benchmarks.md, "Tests and CI"). Other libcs ignore it.
+TEST_ENV := GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 # The tests that need no real export or checkpoint (under 2 minutes).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf exports
