@@ -221,7 +221,8 @@ def _tiny_builder(tmp_path_factory, real_checkpoint, config_of, model_class: str
             folder = tmp_path_factory.mktemp(f"tiny-{family}")
             model = getattr(transformers, model_class).from_config(config_of(family), dtype=torch.bfloat16)
             model.save_pretrained(folder)
-            for name in ("tokenizer.json", "tokenizer_config.json"):
+            # As Google's checkpoints ship them (tokenizer.model: the SentencePiece tokenizer IR).
+            for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"):
                 shutil.copy(real_checkpoint / name, folder / name)
             built[family] = folder
         return built[family]

@@ -24,7 +24,7 @@ from .experts import compress_experts
 from .optimum_gemma import optimum_for_gemma
 from .gguf_weights import keep_gguf_weights
 from .tables import compress_tables
-from .tokenizer_irs import cached_tokenizer_irs
+from .tokenizer_irs import cached_tokenizer_irs, tokenizer_ir_kind
 
 
 def export_16bit(checkpoint: Path, output: Path) -> str:
@@ -112,7 +112,8 @@ class OpenVINOBackend:
 
     def convert(self, checkpoint: Path, out: Path, cache_dir: Path) -> tuple[str, dict | None]:
         with cached_tokenizer_irs(checkpoint, cache_dir):
-            return export_16bit(checkpoint, out), None
+            load_dtype = export_16bit(checkpoint, out)
+        return load_dtype, {"tokenizer_ir": tokenizer_ir_kind(out)}
 
     def calibration_inputs(self, src: Path):
         return openvino_inputs

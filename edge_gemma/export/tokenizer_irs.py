@@ -10,6 +10,8 @@ conversions; this one serves a new checkpoint of a known tokenizer. The key leav
 edge_gemma never varies: the task (always text-generation-with-past, which sets left padding)
 and a multimodal processor's chat template (text checkpoints have none: sources/text.py).
 The cache is best-effort: an entry that cannot be read or written means converting as before.
+A checkpoint with tokenizer.model gets a SentencePiece-op tokenizer IR in place of optimum's
+BPE one (sentencepiece_ir.py); the cache holds whichever was chosen.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..errors import OutputError
 from ..files import CACHE_FIX, keep_most_recent, staged_directory
 from .calibration import fingerprint
 from .manifest import code_fingerprint, tool_versions
+from .sentencepiece_ir import use_sentencepiece_tokenizer
 
 # What openvino-tokenizers reads (through transformers' tokenizer) and what it writes.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
@@ -57,6 +60,9 @@ def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path):
             for name in IR_FILES:
                 (output / name).unlink(missing_ok=True)
         convert(library_name, output, *args, **kwargs)
+        tokenizer = _tokenizer(*args, **kwargs)
+        if tokenizer is not None and (output / IR_FILES[0]).is_file():
+            use_sentencepiece_tokenizer(checkpoint, output, tokenizer)
         if all((output / name).is_file() for name in IR_FILES):
             try:
                 with staged_directory(entry, fix=CACHE_FIX, keep_existing=True) as (_, staged):
@@ -71,3 +77,16 @@ def cached_tokenizer_irs(checkpoint: Path, cache_dir: Path):
         yield
     finally:
         optimum_main.maybe_convert_tokenizers = convert
+
+
+def _tokenizer(model=None, preprocessors=None, **_):
+    """The transformers tokenizer among maybe_convert_tokenizers' preprocessors, if any."""
+    from transformers import PreTrainedTokenizerBase
+
+    return next((p for p in preprocessors or () if isinstance(p, PreTrainedTokenizerBase)), None)
+
+
+def tokenizer_ir_kind(folder: Path) -> str:
+    """Which openvino-tokenizers op an export's tokenizer IR runs: "sentencepiece" or "bpe"."""
+    xml = Path(folder) / IR_FILES[0]
+    return "sentencepiece" if 'type="SentencepieceTokenizer"' in xml.read_text(encoding="utf-8") else "bpe"

@@ -4,7 +4,8 @@ Weights: dequantized as transformers would (gguf_tensors.py, with gguf-py), read
 pass over the header; we keep them in bfloat16, Gemma's own dtype, so the export never runs a
 silent fp32 upcast.
 Tokenizer: rebuilt from the GGUF vocabulary by gguf_tokenizer.py, because transformers'
-conversion is wrong for Gemma 3 (see that module).
+conversion is wrong for Gemma 3 (see that module); tokenizer.json for transformers and
+tokenizer.model (SentencePiece) for the tokenizer IR.
 
 Results are cached by the GGUF's sha256 and staged (files.py), so an interrupted
 conversion never looks finished.
@@ -20,8 +21,9 @@ from ..files import CACHE_FIX, file_sha256, one_process_at_a_time, staged_direct
 from .gguf_header import gguf_architecture, read_header
 
 # Bump when the conversion changes, so cached checkpoints from older code are not reused.
-# (v1 and v2 hold the same files: v2 only reads the GGUF once, gguf_tensors.py.)
-CONVERTER_VERSION = 2
+# (v1 and v2 hold the same files: v2 only reads the GGUF once, gguf_tensors.py; v3 adds
+# tokenizer.model.)
+CONVERTER_VERSION = 3
 
 
 def checkpoint_from_gguf(path: Path, cache_dir: Path, log=print) -> Path:
@@ -46,7 +48,7 @@ def _convert(path: Path, target: Path, log) -> Path:
     import torch
 
     from .gguf_tensors import gguf_model
-    from .gguf_tokenizer import tokenizer_from_gguf
+    from .gguf_tokenizer import read_vocab, sentencepiece_model, tokenizer_from_gguf
 
     header = read_header(path, arrays=True)
     with staged_directory(target, fix=CACHE_FIX) as (_, result):
@@ -56,4 +58,5 @@ def _convert(path: Path, target: Path, log) -> Path:
         del model
         log("rebuilding the tokenizer from the GGUF vocabulary")
         tokenizer_from_gguf(path, header=header).save_pretrained(result)
+        (result / "tokenizer.model").write_bytes(sentencepiece_model(read_vocab(path, header)))
     return target

@@ -5,6 +5,10 @@ builds a Unigram model from `tokenizer.ggml.scores`, but those scores are BPE me
 so "The capital" comes out letter by letter and without <bos>. SentencePiece BPE merges
 the adjacent pair whose merged piece has the highest score; a Hugging Face BPE whose merge
 list is ordered by that score does the same, and matches llama.cpp token for token.
+
+The same vocabulary is also written as a SentencePiece model (`tokenizer.model`, as Google's
+Hugging Face checkpoints ship it): openvino-tokenizers turns that into a tokenizer IR that
+loads in 0.15 s where the BPE IR's merge tables take 0.45 s (export/sentencepiece_ir.py).
 """
 
 from __future__ import annotations
@@ -59,10 +63,39 @@ def merges_from_scores(tokens: list[str], scores: list[float], types: list[int])
     return [(left, right) for *_, left, right in ranked]
 
 
+def sentencepiece_model(vocab: dict) -> bytes:
+    """A serialized SentencePiece BPE ModelProto of a GGUF vocabulary (`read_vocab`): the
+    pieces, scores and types as stored, Gemma's normalizer (no dummy prefix, whitespace kept,
+    spaces as U+2581) and byte fallback."""
+    # transformers' copy of sentencepiece_model.proto; the sentencepiece package is not needed.
+    from transformers.convert_slow_tokenizer import import_protobuf
+
+    model = import_protobuf().ModelProto()
+    for piece, score, kind in zip(vocab["tokens"], vocab["scores"], vocab["types"]):
+        model.pieces.add(piece=piece, score=score, type=kind)
+    # llama.cpp's converter stores <unk> as a control piece; SentencePiece needs one UNKNOWN piece.
+    model.pieces[vocab["unk_id"]].type = UNKNOWN
+    spec = model.trainer_spec
+    spec.model_type = 2  # BPE
+    spec.vocab_size = len(vocab["tokens"])
+    spec.byte_fallback = BYTE in vocab["types"]
+    for name in ("unk", "bos", "eos", "pad"):
+        setattr(spec, f"{name}_id", vocab[f"{name}_id"])
+        setattr(spec, f"{name}_piece", vocab["tokens"][vocab[f"{name}_id"]])
+    norm = model.normalizer_spec
+    norm.name, norm.add_dummy_prefix, norm.remove_extra_whitespaces, norm.escape_whitespaces = \
+        "identity", False, False, True
+    return model.SerializeToString()
+
+
 def tokenizer_from_gguf(gguf_path: str | Path, chat_template: str | None = None,
                         header: Header | None = None) -> GemmaTokenizer:
     """A Hugging Face Gemma tokenizer equivalent to llama.cpp's for this GGUF file."""
-    vocab = read_vocab(gguf_path, header)
+    return tokenizer_from_vocab(read_vocab(gguf_path, header), chat_template)
+
+
+def tokenizer_from_vocab(vocab: dict, chat_template: str | None = None) -> GemmaTokenizer:
+    """The same from a GGUF vocabulary (`read_vocab`)."""
     tokens, types = vocab["tokens"], vocab["types"]
     tokenizer = GemmaTokenizer(
         vocab={tok: i for i, tok in enumerate(tokens)},
