@@ -31,7 +31,8 @@ from ..texts import heldout_text
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_XML, DETOKENIZER_XML = "openvino_tokenizer.xml", "openvino_detokenizer.xml"
+TOKENIZER_XML, TOKENIZER_BIN = "openvino_tokenizer.xml", "openvino_tokenizer.bin"
+DETOKENIZER_XML, DETOKENIZER_BIN = "openvino_detokenizer.xml", "openvino_detokenizer.bin"
 # Chat turns, whitespace runs, tabs, user-defined and control pieces, byte fallback, code.
 PROBES = (
     "<start_of_turn>user\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n",
@@ -55,17 +56,17 @@ def use_sentencepiece_tokenizer(checkpoint: Path, output: Path, tokenizer) -> st
     candidate = output / f".sentencepiece-{os.getpid()}"
     try:
         candidate.mkdir()
-        shutil.copy2(output / DETOKENIZER_XML, candidate / DETOKENIZER_XML)
-        shutil.copy2(output / DETOKENIZER_XML.replace(".xml", ".bin"), candidate / DETOKENIZER_XML.replace(".xml", ".bin"))
+        for name in (DETOKENIZER_XML, DETOKENIZER_BIN):  # genai's Tokenizer loads a folder
+            shutil.copy2(output / name, candidate / name)
         _save(_graft(_read(xml), _convert(tokenizer, sp_file.read_bytes())), candidate / TOKENIZER_XML)
         mismatch = first_mismatch(output, candidate)
         if mismatch is None:
-            for name in (TOKENIZER_XML.replace(".xml", ".bin"), TOKENIZER_XML):  # the .xml last
+            for name in (TOKENIZER_BIN, TOKENIZER_XML):  # the .xml last: never an xml without its bin
                 (candidate / name).replace(output / name)
             return "sentencepiece"
         reason = f"bpe (the SentencePiece IR tokenizes {mismatch!r} differently)"
-    except Exception as exc:  # e.g. openvino-tokenizers refuses the model: the BPE IR stays
-        reason = f"bpe (SentencePiece conversion failed: {str(exc).splitlines()[0][:200]})"
+    except Exception as exc:  # anything openvino-tokenizers raises: the BPE IR stays, which is correct
+        reason = f"bpe (SentencePiece conversion failed: {(str(exc) or type(exc).__name__).splitlines()[0][:200]})"
     finally:
         shutil.rmtree(candidate, ignore_errors=True)
     logger.warning("tokenizer IR: %s", reason)

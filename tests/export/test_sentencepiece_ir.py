@@ -105,3 +105,12 @@ def test_no_tokenizer_model_keeps_bpe(bpe_export, tmp_path):
     assert use_sentencepiece_tokenizer(_checkpoint(tmp_path, None), out, bpe_export[1]) == \
         "bpe (the checkpoint has no tokenizer.model)"
     assert tokenizer_ir_kind(out) == "bpe"
+
+
+def test_unreadable_tokenizer_model_keeps_bpe(bpe_export, tmp_path):
+    out = _copy(bpe_export, tmp_path)
+    checkpoint = _checkpoint(tmp_path, None)
+    (checkpoint / "tokenizer.model").write_bytes(b"not a protobuf")
+    kind = use_sentencepiece_tokenizer(checkpoint, out, bpe_export[1])
+    assert kind.startswith("bpe (SentencePiece conversion failed: ") and tokenizer_ir_kind(out) == "bpe"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in bpe_export[0].iterdir())
