@@ -87,6 +87,11 @@ def test_agreeing_ir_replaces_the_bpe_op(bpe_export, tmp_path):
         for special in (True, False):
             assert genai.encode(text, add_special_tokens=special).input_ids.data[0].tolist() == \
                 hf(text, add_special_tokens=special)["input_ids"], (text, special)
+    batch = ["the then", "", "<start_of_turn>user\nthe", "a"]  # rows of several lengths, one empty
+    ours = genai.encode(batch)
+    theirs = hf(batch, padding=True)  # padding_side left, as the export's
+    assert ours.input_ids.data.tolist() == theirs["input_ids"]
+    assert ours.attention_mask.data.tolist() == theirs["attention_mask"]
     # The rest of optimum's IR is kept: its chat template and <bos> as a switchable segment.
     assert genai.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=False) == "<bos>hi"
 
