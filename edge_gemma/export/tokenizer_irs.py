@@ -87,6 +87,9 @@ def _tokenizer(model=None, preprocessors=None, **_):
 
 
 def tokenizer_ir_kind(folder: Path) -> str:
-    """Which openvino-tokenizers op an export's tokenizer IR runs: "sentencepiece" or "bpe"."""
+    """Which openvino-tokenizers op an export's tokenizer IR runs: "sentencepiece" or "bpe"
+    ("none" without one: check_ir says why)."""
     xml = Path(folder) / IR_FILES[0]
+    if not xml.is_file():
+        return "none"
     return "sentencepiece" if 'type="SentencepieceTokenizer"' in xml.read_text(encoding="utf-8") else "bpe"

@@ -119,3 +119,7 @@ def test_unreadable_tokenizer_model_keeps_bpe(bpe_export, tmp_path):
     kind = use_sentencepiece_tokenizer(checkpoint, out, bpe_export[1])
     assert kind.startswith("bpe (SentencePiece conversion failed: ") and tokenizer_ir_kind(out) == "bpe"
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in bpe_export[0].iterdir())
+
+
+def test_no_tokenizer_ir_is_named_none(tmp_path):
+    assert tokenizer_ir_kind(tmp_path) == "none"  # the export's check_ir then names the missing file
