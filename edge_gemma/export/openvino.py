@@ -24,7 +24,8 @@ from .experts import compress_experts
 from .optimum_gemma import optimum_for_gemma
 from .gguf_weights import keep_gguf_weights
 from .tables import compress_tables
-from .tokenizer_irs import cached_tokenizer_irs, tokenizer_ir_kind
+from .sentencepiece_ir import tokenizer_ir_kind
+from .tokenizer_irs import cached_tokenizer_irs
 
 
 def export_16bit(checkpoint: Path, output: Path) -> str:

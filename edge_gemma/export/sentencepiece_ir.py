@@ -73,6 +73,15 @@ def use_sentencepiece_tokenizer(checkpoint: Path, output: Path, tokenizer) -> st
     return reason
 
 
+def tokenizer_ir_kind(folder: Path) -> str:
+    """Which openvino-tokenizers op an export's tokenizer IR runs: "sentencepiece" or "bpe"
+    ("none" without one: check_ir says why)."""
+    xml = Path(folder) / TOKENIZER_XML
+    if not xml.is_file():
+        return "none"
+    return "sentencepiece" if 'type="SentencepieceTokenizer"' in xml.read_text(encoding="utf-8") else "bpe"
+
+
 def _read(xml: Path):
     import openvino as ov
     import openvino_tokenizers  # noqa: F401  registers the tokenizer ops with OpenVINO

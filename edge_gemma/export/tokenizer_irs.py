@@ -26,12 +26,12 @@ from ..errors import OutputError
 from ..files import CACHE_FIX, keep_most_recent, staged_directory
 from .calibration import fingerprint
 from .manifest import code_fingerprint, tool_versions
-from .sentencepiece_ir import use_sentencepiece_tokenizer
+from .sentencepiece_ir import DETOKENIZER_BIN, DETOKENIZER_XML, TOKENIZER_BIN, TOKENIZER_XML, use_sentencepiece_tokenizer
 
 # What openvino-tokenizers reads (through transformers' tokenizer) and what it writes.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
                    "chat_template.jinja", "chat_template.json")
-IR_FILES = ("openvino_tokenizer.xml", "openvino_tokenizer.bin", "openvino_detokenizer.xml", "openvino_detokenizer.bin")
+IR_FILES = (TOKENIZER_XML, TOKENIZER_BIN, DETOKENIZER_XML, DETOKENIZER_BIN)
 KEEP = 4
 
 
@@ -85,11 +85,3 @@ def _tokenizer(model=None, preprocessors=None, **_):
 
     return next((p for p in preprocessors or () if isinstance(p, PreTrainedTokenizerBase)), None)
 
-
-def tokenizer_ir_kind(folder: Path) -> str:
-    """Which openvino-tokenizers op an export's tokenizer IR runs: "sentencepiece" or "bpe"
-    ("none" without one: check_ir says why)."""
-    xml = Path(folder) / IR_FILES[0]
-    if not xml.is_file():
-        return "none"
-    return "sentencepiece" if 'type="SentencepieceTokenizer"' in xml.read_text(encoding="utf-8") else "bpe"

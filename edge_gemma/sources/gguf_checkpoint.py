@@ -48,7 +48,7 @@ def _convert(path: Path, target: Path, log) -> Path:
     import torch
 
     from .gguf_tensors import gguf_model
-    from .gguf_tokenizer import read_vocab, sentencepiece_model, tokenizer_from_gguf
+    from .gguf_tokenizer import read_vocab, sentencepiece_model, tokenizer_from_vocab
 
     header = read_header(path, arrays=True)
     with staged_directory(target, fix=CACHE_FIX) as (_, result):
@@ -57,6 +57,7 @@ def _convert(path: Path, target: Path, log) -> Path:
         model.save_pretrained(result)
         del model
         log("rebuilding the tokenizer from the GGUF vocabulary")
-        tokenizer_from_gguf(path, header=header).save_pretrained(result)
-        (result / "tokenizer.model").write_bytes(sentencepiece_model(read_vocab(path, header)))
+        vocab = read_vocab(path, header)
+        tokenizer_from_vocab(vocab).save_pretrained(result)
+        (result / "tokenizer.model").write_bytes(sentencepiece_model(vocab))
     return target

@@ -88,14 +88,9 @@ def sentencepiece_model(vocab: dict) -> bytes:
     return model.SerializeToString()
 
 
-def tokenizer_from_gguf(gguf_path: str | Path, chat_template: str | None = None,
-                        header: Header | None = None) -> GemmaTokenizer:
-    """A Hugging Face Gemma tokenizer equivalent to llama.cpp's for this GGUF file."""
-    return tokenizer_from_vocab(read_vocab(gguf_path, header), chat_template)
-
-
 def tokenizer_from_vocab(vocab: dict, chat_template: str | None = None) -> GemmaTokenizer:
-    """The same from a GGUF vocabulary (`read_vocab`)."""
+    """A Hugging Face Gemma tokenizer equivalent to llama.cpp's for a GGUF file's vocabulary
+    (`read_vocab`)."""
     tokens, types = vocab["tokens"], vocab["types"]
     tokenizer = GemmaTokenizer(
         vocab={tok: i for i, tok in enumerate(tokens)},

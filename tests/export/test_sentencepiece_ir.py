@@ -13,8 +13,7 @@ import shutil
 import openvino_genai
 import pytest
 
-from edge_gemma.export.sentencepiece_ir import probe_texts, use_sentencepiece_tokenizer
-from edge_gemma.export.tokenizer_irs import tokenizer_ir_kind
+from edge_gemma.export.sentencepiece_ir import probe_texts, tokenizer_ir_kind, use_sentencepiece_tokenizer
 from edge_gemma.sources.gguf_tokenizer import (BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, sentencepiece_model,
                                                tokenizer_from_vocab)
 
