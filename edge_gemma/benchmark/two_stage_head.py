@@ -1,22 +1,22 @@
-"""Experiment (issue 19 part 3): a two-stage LM head, measured, not shipped in a preset.
+"""Experiment (issue 19 part 3): a two-stage LM head, measured and rejected (docs/quality.md).
 
 Gemma's tied 262144-row head is most of the bytes read per decoded token on the small
 models. Here the export's int8 head is replaced in the IR by two stages:
 
-    coarse = hidden @ C^T             C: a u4 copy of the int8 table (group `group`, f16
-                                      scale and zero point), read whole every token
+    coarse = hidden @ C^T             C: a 4-bit copy of the int8 table (u4 with f16 scale and
+                                      zero point, or i4 with `sym`), read whole every token
     top    = TopK(coarse, k)          the k best candidates by the coarse score
-    exact  = hidden . T[top]          T: the export's own int8 rows, gathered (k rows read)
-    logits = coarse, with exact written over the top k (ScatterElementsUpdate)
+    exact  = last . T[top]            T: the export's own int8 rows, gathered (k rows read)
+    logits = coarse + (exact - coarse) at the top k (ScatterElementsUpdate over zeros)
 
 So the runtime samples from, and `eval` scores, the same logits: the k best are exact, the
 rest carry the coarse copy's error, which reaches the distribution through the softmax's sum.
-docs/quality.md has what it measured and why it is not a preset: openvino-genai finds the
-head to slice to the last position by walking back from the logits Result to a MatMul
-(src/cpp/src/utils.cpp `find_llm_matmul`, 2026.x), and stops at ScatterElementsUpdate, so the
-prompt's every position runs both stages.
+`last` is as many last positions of `hidden` as `coarse` has: openvino-genai slices the
+coarse MatMul's input to the last position (Result <- Add <- MatMul is one of the patterns of
+`find_llm_matmul`, src/cpp/src/utils.cpp, 2026.x), `eval` keeps them all. Paged attention
+(continuous batching) gathers that input on axis 0 instead, which this does not follow.
 
-    python -m edge_gemma.benchmark.two_stage_head EXPORT_DIR OUT_DIR [--k 1024] [--group 32]
+    python -m edge_gemma.benchmark.two_stage_head EXPORT_DIR OUT_DIR [--k 1024] [--group 32] [--sym]
 """
 
 from __future__ import annotations
@@ -55,11 +55,16 @@ def _int8_table(weight):
     return node.get_data(), zero_point, scale
 
 
-def coarse_blocks(table: np.ndarray, group: int) -> Blocks:
-    """An asymmetric u4 copy of `table` [rows, columns], groups of `group` columns (0: per row)."""
+def coarse_blocks(table: np.ndarray, group: int, sym: bool = False) -> Blocks:
+    """A u4 (asymmetric) or i4 (`sym`) copy of `table` [rows, columns], groups of `group` columns (0: per row)."""
     rows, columns = table.shape
     g = group or columns
     grouped = table.reshape(rows, columns // g, g)
+    if sym:
+        step = np.abs(grouped).max(-1, keepdims=True) / 7
+        step[step == 0] = 1.0
+        codes = np.clip(np.round(grouped / step), -8, 7).astype(np.int8)
+        return Blocks(codes=codes, scale=step.astype(np.float16), zero_point=None, bits=4)
     low, high = grouped.min(-1, keepdims=True), grouped.max(-1, keepdims=True)
     step = (high - low) / 15
     step[step == 0] = 1.0
@@ -67,7 +72,7 @@ def coarse_blocks(table: np.ndarray, group: int) -> Blocks:
     return Blocks(codes=codes, scale=step.astype(np.float16), zero_point=(-low / step).astype(np.float16), bits=4)
 
 
-def rewrite(model, k: int, group: int) -> dict:
+def rewrite(model, k: int, group: int, sym: bool = False) -> dict:
     """Replace the logits MatMul of `model` (in place) by the two stages; return their sizes."""
     import openvino as ov
     import openvino.opset13 as ops
@@ -81,28 +86,39 @@ def rewrite(model, k: int, group: int) -> dict:
     # Per-row (NNCF's int8) or grouped (a GGUF's Q8_0: [rows, groups, 32]) codes, as rows.
     exact_rows = ((codes.astype(np.float32) - (0 if zero_point is None else zero_point)) * scale).reshape(
         codes.shape[0], -1)
-    blocks = coarse_blocks(exact_rows, group)
+    blocks = coarse_blocks(exact_rows, group, sym)
     rows, columns = exact_rows.shape
     coarse_table = ops.convert(_chain(blocks, "lm_head.coarse", (rows, columns)), ov.Type.f32)
+    # openvino-genai slices the head MatMul's input to the last position (utils.cpp
+    # find_llm_matmul, 2026.x: Result <- Add <- MatMul is one of its patterns), so the logits are
+    # the coarse MatMul plus a correction, and the exact stage takes as many last positions of
+    # `hidden` as the coarse logits have: the last one under genai, all of them in `eval`.
     coarse = ops.matmul(hidden, coarse_table, False, True, name="lm_head/coarse")
+    positions = ops.gather(ops.shape_of(coarse), np.int64([1]), np.int64(0))
+    last = ops.slice(hidden, ops.negative(positions), np.int64([np.iinfo(np.int64).max]), np.int64([1]),
+                     np.int64([1]), name="lm_head/last_positions")
     top = ops.topk(coarse, np.int64(k), np.int64(-1), "max", "none", index_element_type=ov.Type.i32,
                    name="lm_head/topk")
     picked = ops.gather(table, top.output(1), np.int64(0), name="lm_head/exact_rows")  # [B, S, k, H]
-    exact = ops.squeeze(ops.matmul(picked, ops.unsqueeze(hidden, np.int64(-1)), False, False), np.int64(-1))
-    logits = ops.scatter_elements_update(coarse, top.output(1), exact, np.int64(-1), name="lm_head/logits")
+    exact = ops.squeeze(ops.matmul(picked, ops.unsqueeze(last, np.int64(-1)), False, False), np.int64(-1))
+    zeros = ops.broadcast(np.float32(0), ops.shape_of(coarse))
+    correction = ops.scatter_elements_update(zeros, top.output(1), ops.subtract(exact, top.output(0)),
+                                             np.int64(-1), name="lm_head/correction")
+    logits = ops.add(coarse, correction, name="lm_head/logits")
     result.input(0).replace_source_output(logits.output(0))
-    return {"k": k, "group": group, "coarse_mb": (blocks.codes.size / 2 + blocks.scale.size * 4) / 1e6,
+    scale_bytes = blocks.scale.size * (2 if sym else 4)  # f16 scale (and zero point)
+    return {"k": k, "group": group, "sym": sym, "coarse_mb": (blocks.codes.size / 2 + scale_bytes) / 1e6,
             "exact_mb_per_token": k * columns / 1e6}
 
 
-def write(export_dir: Path, out: Path, k: int, group: int) -> dict:
+def write(export_dir: Path, out: Path, k: int, group: int, sym: bool = False) -> dict:
     """A copy of `export_dir` in `out` whose IR has the two-stage head."""
     import openvino as ov
 
     from ..files import staged_directory
 
     model = ov.Core().read_model(export_dir / MODEL_FILE)
-    sizes = rewrite(model, k, group)
+    sizes = rewrite(model, k, group, sym)
     with staged_directory(out) as (work, result):
         shutil.copytree(export_dir, result, ignore=shutil.ignore_patterns("openvino_model.*"), dirs_exist_ok=True)
         ov.save_model(model, result / MODEL_FILE, compress_to_fp16=False)
@@ -115,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path)
     p.add_argument("--k", type=int, default=1024, help="candidates re-scored exactly (default 1024)")
     p.add_argument("--group", type=int, default=32, help="coarse copy's group size, 0 for one per row (default 32)")
+    p.add_argument("--sym", action="store_true", help="a symmetric i4 coarse copy (default: asymmetric u4)")
     args = p.parse_args(argv)
     try:
-        sizes = write(args.export_dir, args.out, args.k, args.group)
+        sizes = write(args.export_dir, args.out, args.k, args.group, args.sym)
     except ExportError as exc:
         print(f"two_stage_head: error: {exc}", file=sys.stderr)
         return 1

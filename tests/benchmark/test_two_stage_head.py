@@ -76,3 +76,28 @@ def test_a_head_that_is_not_int8_is_refused():
     logits.output(0).set_names({"logits"})
     with pytest.raises(ExportError, match="rewrites an int8 head"):
         rewrite(ov.Model([ops.result(logits)], [hidden]), k=8, group=0)
+
+
+def test_sliced_as_genai_slices_it_the_head_scores_the_last_position(table):
+    """openvino-genai walks Result <- Add <- MatMul and slices the MatMul's input to the last
+    position (find_llm_matmul); the exact stage must follow, giving the full graph's last row."""
+    import openvino.opset13 as ops
+
+    codes, zero_point, scale, values = table
+    x = np.random.default_rng(3).standard_normal((1, 5, COLUMNS)).astype(np.float32)
+    model = _head(codes, zero_point, scale)
+    rewrite(model, k=16, group=64, sym=True)
+    full = _run(model, x)[0]
+    add = model.get_results()[0].input_value(0).get_node()
+    matmul = add.input_value(0).get_node()
+    assert (add.get_type_name(), matmul.get_type_name()) == ("Add", "MatMul")
+    hidden = matmul.input_value(0)
+    last = ops.slice(hidden, np.int64([-1]), np.int64([np.iinfo(np.int64).max]), np.int64([1]), np.int64([1]))
+    matmul.input(0).replace_source_output(last.output(0))
+    model.validate_nodes_and_infer_types()
+    sliced = _run(model, x)[0]
+    assert sliced.shape == (1, ROWS)
+    np.testing.assert_allclose(sliced[0], full[-1], atol=1e-3)
+    # The symmetric coarse copy: i4 codes, no zero point.
+    blocks = coarse_blocks(values, 64, sym=True)
+    assert blocks.zero_point is None and blocks.codes.min() >= -8 and blocks.codes.max() <= 7

@@ -86,7 +86,8 @@ def test_dynamic_quantization_group_follows_int4_groups():
     assert default_dynamic_quant_group({**NPU_READY, "group_size": 256}) == 128
     assert default_dynamic_quant_group({**NPU_READY, "group_size": 64}) is None  # slower there
     assert default_dynamic_quant_group({**NPU_READY, "group_size": -1}) is None
-    assert default_dynamic_quant_group({"mode": "int8_asym", "group_size": -1}) is None
+    assert default_dynamic_quant_group({"mode": "int8_asym", "group_size": -1}) == 0  # off: faster for int8
+    assert default_dynamic_quant_group({"mode": "int8_sym"}) == 0
     assert default_dynamic_quant_group(None) is None
     config = device_config("CPU", dynamic_quant_group=128)
     assert config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] == 128

@@ -1,0 +1,123 @@
+"""How fast the CPU plugin reads each weight format: one decode-step MatMul per format and shape.
+
+    python -m edge_gemma.benchmark.kernels [--threads 2] [--shapes 2048x640,640x2048,262144x640]
+
+Decode is bound by the bytes of weights read per token, but not every format is read at the
+same rate: the plugin picks a kernel by element type, group and zero-point type, and
+quantizes the activations on the fly (DYNAMIC_QUANTIZATION_GROUP_SIZE, default 32) for some
+of them. This prints GB/s of weights read for one token ([1, 1, columns] @ weight^T), with
+that setting at the default and off, for the layouts NNCF and the GGUF path write. The
+weights are random codes: the kernels' speed does not depend on the values. Shapes are
+rows x columns (the 270M's MLP 2048x640 and 640x2048, its LM head 262144x640); small
+matrices are repeated so one call reads about 200 MB, as a decode step does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+READ_PER_CALL = 2e8  # bytes of weights per timed call, as in one decode step of the 270M (far above any L3)
+MAX_COPIES = 256  # of one small matrix in a call (the 270M has 126 decoder MatMuls)
+
+# name: (bits, symmetric, group (0: one per row), zero point stored as an integer of the code type)
+FORMATS = {
+    "u8 per-row (NNCF int8_asym)": (8, False, 0, True),
+    "i8 per-row (NNCF int8_sym)": (8, True, 0, False),
+    "u4 g32 (NNCF int4_asym)": (4, False, 32, True),
+    "u4 g32, f16 zero point": (4, False, 32, False),
+    "i4 g32 (GGUF Q4_0)": (4, True, 32, False),
+    "i4 g64": (4, True, 64, False),
+    "i4 g128 (NNCF int4_sym, NPU)": (4, True, 128, False),
+    "i4 per-row": (4, True, 0, False),
+}
+
+
+def weight(rows: int, columns: int, bits: int, sym: bool, group: int, int_zero_point: bool, rng):
+    """An f32 weight [rows, columns] behind OpenVINO's decompression chain, and its bytes."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    size = group or columns
+    groups = columns // size
+    if sym:
+        low = -(2 ** (bits - 1))
+        codes = ops.constant(rng.integers(low, -low, (rows, groups, size), dtype=np.int8),
+                             dtype=ov.Type.i4 if bits == 4 else ov.Type.i8)
+    else:
+        codes = ops.constant(rng.integers(0, 2**bits, (rows, groups, size), dtype=np.uint8),
+                             dtype=ov.Type.u4 if bits == 4 else ov.Type.u8)
+    values = ops.convert(codes, ov.Type.f16)
+    nbytes = rows * columns * bits / 8 + rows * groups * 2  # codes and f16 scales
+    if not sym:
+        middle = np.full((rows, groups, 1), 2 ** (bits - 1), np.uint8)
+        if int_zero_point:
+            zero_point = ops.convert(ops.constant(middle, dtype=codes.get_element_type()), ov.Type.f16)
+            nbytes += rows * groups * bits / 8
+        else:
+            zero_point = ops.constant(middle.astype(np.float16))
+            nbytes += rows * groups * 2
+        values = ops.subtract(values, zero_point)
+    values = ops.multiply(values, ops.constant(np.full((rows, groups, 1), 0.01, np.float16)))
+    values = ops.reshape(values, ops.constant(np.array([rows, columns], np.int64)), special_zero=False)
+    return ops.convert(values, ov.Type.f32), nbytes
+
+
+def rate(rows: int, columns: int, fmt: tuple, threads: int, dynamic_quant_group: int | None,
+         calls: int = 20, rounds: int = 5) -> float:
+    """GB/s of weights read by `calls` one-token MatMuls, median of `rounds`."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+    hidden = ops.parameter([1, 1, columns], ov.Type.f32)
+    outputs, nbytes = [], 0
+    while nbytes < READ_PER_CALL and len(outputs) < MAX_COPIES:
+        w, size = weight(rows, columns, *fmt, rng)
+        outputs.append(ops.result(ops.matmul(hidden, w, False, True)))
+        nbytes += size
+    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    if dynamic_quant_group is not None:
+        config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = dynamic_quant_group
+    request = ov.Core().compile_model(ov.Model(outputs, [hidden]), "CPU", config).create_infer_request()
+    x = {0: rng.standard_normal((1, 1, columns)).astype(np.float32)}
+    for _ in range(5):
+        request.infer(x)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            request.infer(x)
+        times.append((time.perf_counter() - start) / calls)
+    return nbytes / statistics.median(times) / 1e9
+
+
+def table(shapes: list[tuple[int, int]], threads: int, formats: dict = FORMATS, **timing) -> list[dict]:
+    return [{"shape": f"{rows}x{columns}", "format": name,
+             "gb_per_s": rate(rows, columns, fmt, threads, None, **timing),
+             "gb_per_s_dq_off": rate(rows, columns, fmt, threads, 0, **timing)}
+            for rows, columns in shapes for name, fmt in formats.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..devices import cpu_name
+
+    p = argparse.ArgumentParser(prog="python -m edge_gemma.benchmark.kernels", description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--shapes", default="2048x640,640x2048,262144x640", help="rows x columns, comma-separated")
+    args = p.parse_args(argv)
+    shapes = [tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")]
+    print(f"{cpu_name()}, {args.threads} threads; GB/s of weights read, activations quantized in groups of 32 "
+          "(the CPU default) / not quantized")
+    print("| shape | format | DQ 32 | DQ off |\n|---|---|---|---|")
+    for row in table(shapes, args.threads):
+        print(f"| {row['shape']} | {row['format']} | {row['gb_per_s']:.1f} | {row['gb_per_s_dq_off']:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
