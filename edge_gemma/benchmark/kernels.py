@@ -2,6 +2,8 @@
 
     python -m edge_gemma.benchmark.kernels [--threads 2] [--shapes 2048x640,640x2048,262144x640]
 
+(about 10 minutes at 2 threads on the default shapes; docs/benchmarks.md has a run.)
+
 Decode is bound by the bytes of weights read per token, but not every format is read at the
 same rate: the plugin picks a kernel by element type, group and zero-point type, and
 quantizes the activations on the fly (DYNAMIC_QUANTIZATION_GROUP_SIZE, default 32) for some
