@@ -79,6 +79,11 @@ class ExportInfo:
         return npu_problems(self.compression)
 
     @property
+    def bitwidths(self) -> tuple[str, ...]:
+        """The kinds of compressed weight the export holds (manifest "bitwidth": int8_asym, ...)."""
+        return tuple(((self.manifest.get("compression") or {}).get("bitwidth") or {}).keys())
+
+    @property
     def model_file(self) -> Path:
         return self.dir / MODEL_FILES[self.format]
 

@@ -142,5 +142,5 @@ def export_model(folder: Path, info, threads: int | None):
 
     if info.format == "onnx":
         return OnnxModel(folder / MODEL_ONNX, threads)
-    config = device_config("CPU", threads=threads, dynamic_quant_group=default_dynamic_quant_group(info.compression))
+    config = device_config("CPU", threads=threads, dynamic_quant_group=default_dynamic_quant_group(info.compression, info.bitwidths))
     return IRModel(folder / MODEL_XML, config)

@@ -64,7 +64,7 @@ def choose_device(requested: str, available: list[str], npu_ready: bool, npu_eng
     return DeviceChoice(device, f"{device} as requested")
 
 
-def default_dynamic_quant_group(compression: dict | None) -> int | None:
+def default_dynamic_quant_group(compression: dict | None, bitwidths: tuple[str, ...] = ()) -> int | None:
     """The CPU's DYNAMIC_QUANTIZATION_GROUP_SIZE for an export, None for OpenVINO's default (32).
 
     The CPU plugin quantizes activations on the fly in groups; for int4 weights in groups of a
@@ -75,9 +75,11 @@ def default_dynamic_quant_group(compression: dict | None) -> int | None:
     AMD EPYC: 64.5 against 54-60 tokens/s on the 270M), and unquantized activations are the
     more exact of the two (docs/benchmarks.md, "Kernels by weight format"). int4 kernels are the
     other way round (a third slower with it off), so int4 exports, whose head is int8, keep it.
+    `bitwidths` (the manifest's kinds of weight) covers exports NNCF did not compress: a
+    `QUANT=gguf` export of a Q8_0 file holds int8_sym groups only, and gets 0 too.
     """
     mode = str((compression or {}).get("mode", ""))
-    if mode.startswith("int8"):
+    if mode.startswith("int8") or (bitwidths and all(kind.startswith("int8") for kind in bitwidths)):
         return 0
     if not mode.startswith("int4"):
         return None

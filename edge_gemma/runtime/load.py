@@ -73,7 +73,7 @@ def load(export: str | Path | ExportInfo, device: str | DeviceChoice = "AUTO", e
         else:
             cache_dir = None
         if dynamic_quant_group is None and kind(choice.device) == "CPU":
-            dynamic_quant_group = default_dynamic_quant_group(info.compression)
+            dynamic_quant_group = default_dynamic_quant_group(info.compression, info.bitwidths)
         config = device_config(choice.device, threads=threads, hint=hint, cache_dir=cache_dir,
                                kv_cache_precision=kv_cache_precision, dynamic_quant_group=dynamic_quant_group,
                                max_prompt_len=max_prompt_len, min_response_len=min_response_len)

@@ -88,6 +88,9 @@ def test_dynamic_quantization_group_follows_int4_groups():
     assert default_dynamic_quant_group({**NPU_READY, "group_size": -1}) is None
     assert default_dynamic_quant_group({"mode": "int8_asym", "group_size": -1}) == 0  # off: faster for int8
     assert default_dynamic_quant_group({"mode": "int8_sym"}) == 0
+    # A GGUF's own blocks (no NNCF arguments): off when every kept weight is int8.
+    assert default_dynamic_quant_group(None, ("int8_sym",)) == 0
+    assert default_dynamic_quant_group(None, ("int8_sym", "int4_sym")) is None
     assert default_dynamic_quant_group(None) is None
     config = device_config("CPU", dynamic_quant_group=128)
     assert config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] == 128
