@@ -71,10 +71,11 @@ def default_dynamic_quant_group(compression: dict | None, bitwidths: tuple[str, 
     multiple of 128, groups of 128 decoded the 270M faster than the default 32, while weight
     groups that are not a multiple of it got slower (docs/benchmarks.md, "What moved decode
     speed"), so only those exports get it. An int8 export gets 0 (off): its per-channel u8
-    MatMuls read 15-20 % faster with f32 activations than with int8 ones (2026.4.1 CPU plugin,
-    AMD EPYC: 64.5 against 54-60 tokens/s on the 270M), and unquantized activations are the
-    more exact of the two (docs/benchmarks.md, "Kernels by weight format"). int4 kernels are the
-    other way round (a third slower with it off), so int4 exports, whose head is int8, keep it.
+    MatMuls read 15-20 % faster with activations left in the inference precision (bf16 or
+    f32) than rounded to int8 (2026.4.1 CPU plugin, AMD EPYC: 64.5 against 54-60 tokens/s on
+    the 270M), and unrounded activations are the more exact (docs/benchmarks.md, "Kernels by
+    weight format"). int4 kernels are the other way round (a third slower with it off), so
+    int4 exports, whose head is int8, keep it.
     `bitwidths` (the manifest's kinds of weight) covers exports NNCF did not compress: a
     `QUANT=gguf` export of a Q8_0 file holds int8_sym groups only, and gets 0 too.
     """
