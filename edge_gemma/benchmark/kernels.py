@@ -23,6 +23,9 @@ import time
 
 import numpy as np
 
+from ..export.gguf_blocks import Blocks
+from ..export.gguf_weights import _chain
+
 READ_PER_CALL = 2e8  # bytes of weights per timed call, as in one decode step of the 270M (far above any L3)
 MAX_COPIES = 256  # of one small matrix in a call (the 270M has 126 decoder MatMuls)
 
@@ -40,33 +43,23 @@ FORMATS = {
 
 
 def weight(rows: int, columns: int, bits: int, sym: bool, group: int, int_zero_point: bool, rng):
-    """An f32 weight [rows, columns] behind OpenVINO's decompression chain, and its bytes."""
+    """An f32 weight [rows, columns] behind the decompression chain the exports write, and its bytes."""
     import openvino as ov
     import openvino.opset13 as ops
 
     size = group or columns
-    groups = columns // size
+    shape = (rows, columns // size)
     if sym:
-        low = -(2 ** (bits - 1))
-        codes = ops.constant(rng.integers(low, -low, (rows, groups, size), dtype=np.int8),
-                             dtype=ov.Type.i4 if bits == 4 else ov.Type.i8)
+        codes = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), (*shape, size), dtype=np.int8)
+        zero_point = None
     else:
-        codes = ops.constant(rng.integers(0, 2**bits, (rows, groups, size), dtype=np.uint8),
-                             dtype=ov.Type.u4 if bits == 4 else ov.Type.u8)
-    values = ops.convert(codes, ov.Type.f16)
-    nbytes = rows * columns * bits / 8 + rows * groups * 2  # codes and f16 scales
-    if not sym:
-        middle = np.full((rows, groups, 1), 2 ** (bits - 1), np.uint8)
-        if int_zero_point:
-            zero_point = ops.convert(ops.constant(middle, dtype=codes.get_element_type()), ov.Type.f16)
-            nbytes += rows * groups * bits / 8
-        else:
-            zero_point = ops.constant(middle.astype(np.float16))
-            nbytes += rows * groups * 2
-        values = ops.subtract(values, zero_point)
-    values = ops.multiply(values, ops.constant(np.full((rows, groups, 1), 0.01, np.float16)))
-    values = ops.reshape(values, ops.constant(np.array([rows, columns], np.int64)), special_zero=False)
-    return ops.convert(values, ov.Type.f32), nbytes
+        codes = rng.integers(0, 2**bits, (*shape, size), dtype=np.uint8)
+        zero_point = np.full((*shape, 1), 2 ** (bits - 1), np.uint8 if int_zero_point else np.float16)
+    blocks = Blocks(codes=codes, scale=np.full((*shape, 1), 0.01, np.float16), zero_point=zero_point, bits=bits)
+    nbytes = codes.size * bits / 8 + blocks.scale.nbytes
+    if zero_point is not None:
+        nbytes += zero_point.size * bits / 8 if int_zero_point else zero_point.nbytes
+    return ops.convert(_chain(blocks, "w", (rows, columns)), ov.Type.f32), nbytes
 
 
 def rate(rows: int, columns: int, fmt: tuple, threads: int, dynamic_quant_group: int | None,

@@ -36,7 +36,7 @@ class Blocks:
 
     codes: np.ndarray  # int8 (i8 and i4 codes) or uint8 (u8 and u4 codes)
     scale: np.ndarray  # float16
-    zero_point: np.ndarray | None  # float16, or None for a symmetric type
+    zero_point: np.ndarray | None  # float16; uint8 stored in the codes' type (NNCF's); None: symmetric
     bits: int  # 4 or 8: the OpenVINO element type of the codes (i4/u4, i8/u8)
 
     def values(self) -> np.ndarray:

@@ -63,8 +63,12 @@ def _chain(blocks: Blocks, name: str, shape):
     codes = ops.constant(blocks.codes, dtype=kind[blocks.bits, signed], name=name)
     weight = ops.convert(codes, ov.Type.f16)
     if blocks.zero_point is not None:
-        weight = ops.subtract(weight, ops.constant(blocks.zero_point, name=f"{name}/zero_point"),
-                              name=f"{name}/zero_point/subtract")
+        if blocks.zero_point.dtype == np.uint8:  # NNCF's layout: in the codes' unsigned type, converted
+            zero_point = ops.convert(ops.constant(blocks.zero_point, dtype=kind[blocks.bits, False],
+                                                  name=f"{name}/zero_point"), ov.Type.f16)
+        else:
+            zero_point = ops.constant(blocks.zero_point, name=f"{name}/zero_point")
+        weight = ops.subtract(weight, zero_point, name=f"{name}/zero_point/subtract")
     weight = ops.multiply(weight, ops.constant(blocks.scale, name=f"{name}/scale"), name=f"{name}/fq_weights_0")
     return ops.reshape(weight, ops.constant(np.array(shape, np.int64)), special_zero=False)
 
