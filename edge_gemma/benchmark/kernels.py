@@ -98,18 +98,29 @@ def table(shapes: list[tuple[int, int]], threads: int, formats: dict = FORMATS, 
             for rows, columns in shapes for name, fmt in formats.items()]
 
 
+def _shapes(text: str) -> list[tuple[int, int]]:
+    """"2048x640,640x2048" -> [(2048, 640), (640, 2048)]."""
+    try:
+        shapes = [tuple(int(n) for n in s.split("x")) for s in text.split(",")]
+    except ValueError:
+        shapes = []
+    if not shapes or any(len(s) != 2 or min(s) < 1 for s in shapes):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of ROWSxCOLUMNS, e.g. 2048x640,262144x640")
+    return shapes
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..devices import cpu_name
 
     p = argparse.ArgumentParser(prog="python -m edge_gemma.benchmark.kernels", description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--shapes", default="2048x640,640x2048,262144x640", help="rows x columns, comma-separated")
+    p.add_argument("--shapes", type=_shapes, default="2048x640,640x2048,262144x640",
+                   help="rows x columns, comma-separated")
     args = p.parse_args(argv)
-    shapes = [tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")]
     print(f"{cpu_name()}, {args.threads} threads; GB/s of weights read, activations quantized in groups of 32 "
           "(the CPU default) / not quantized")
     print("| shape | format | DQ 32 | DQ off |\n|---|---|---|---|")
-    for row in table(shapes, args.threads):
+    for row in table(args.shapes, args.threads):
         print(f"| {row['shape']} | {row['format']} | {row['gb_per_s']:.1f} | {row['gb_per_s_dq_off']:.1f} |", flush=True)
     return 0
 

@@ -117,6 +117,8 @@ def write(export_dir: Path, out: Path, k: int, group: int, sym: bool = False) ->
 
     from ..files import staged_directory
 
+    if not (export_dir / MODEL_FILE).is_file():
+        raise ExportError(f"{export_dir} has no {MODEL_FILE}; give an int8 OpenVINO export (make export QUANT=int8)")
     model = ov.Core().read_model(export_dir / MODEL_FILE)
     sizes = rewrite(model, k, group, sym)
     with staged_directory(out) as (work, result):

@@ -30,3 +30,12 @@ def test_the_table_prints_a_rate_per_format(capsys, monkeypatch):
     assert len(lines) == len(FORMATS)
     for line in lines:
         assert float(line.split("|")[3]) > 0 and float(line.split("|")[4]) > 0
+
+
+def test_a_malformed_shape_is_a_one_line_usage_error(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--shapes", "2048x"])
+    assert exit_.value.code == 2
+    assert "is not a list of ROWSxCOLUMNS" in capsys.readouterr().err

@@ -101,3 +101,11 @@ def test_sliced_as_genai_slices_it_the_head_scores_the_last_position(table):
     # The symmetric coarse copy: i4 codes, no zero point.
     blocks = coarse_blocks(values, 64, sym=True)
     assert blocks.zero_point is None and blocks.codes.min() >= -8 and blocks.codes.max() <= 7
+
+
+def test_a_folder_without_an_ir_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):
+    from edge_gemma.benchmark.two_stage_head import main
+
+    assert main([str(tmp_path / "missing"), str(tmp_path / "out")]) == 1
+    assert "has no openvino_model.xml" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
