@@ -22,9 +22,11 @@ from .families import FAMILIES
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
-QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu", "gguf")
-# Every recipe defines these; `gguf` (a GGUF source's own blocks, export/gguf_weights.py) has
-# nothing to tune, so a recipe may leave it out (then GGUF_PRESET) or give it a max_kl.
+QUANT_LEVELS = ("fp16", "int8", "int4", "int4-npu", "int8-g32", "gguf")
+# Every recipe defines these. The others have a preset of their own that a recipe may leave
+# out (DEFAULT_PRESETS) or override: `int8-g32` (symmetric int8 in groups of 32, llama.cpp's
+# Q8_0 format, export/int8_groups.py) and `gguf` (a GGUF source's own blocks,
+# export/gguf_weights.py; nothing to tune but a max_kl).
 REQUIRED_LEVELS = QUANT_LEVELS[:4]
 WEIGHT_FORMATS = ("fp16", "int8", "int4", "gguf")
 BACKUP_PRECISIONS = ("int8_asym", "int8_sym", "none")
@@ -57,7 +59,7 @@ class QuantPreset:
 
     weights: str  # fp16 | int8 | int4 | gguf (the source GGUF's own quantized blocks)
     sym: bool = False
-    group_size: int = -1  # -1: one scale per output channel
+    group_size: int = -1  # -1: one scale per output channel; int8 in groups: int8_groups.py, not NNCF
     ratio: float = 1.0  # share of int4-eligible layers kept in int4; the rest use `backup`
     backup: str = "int8_asym"  # precision of the layers int4 leaves out (embeddings, LM head)
     group_fallback: str = "error"  # a matrix the group does not divide: GROUP_FALLBACKS
@@ -79,12 +81,20 @@ class QuantPreset:
         return weight_mode(self.weights, self.sym)
 
     @property
+    def int8_groups(self) -> bool:
+        """int8 in groups: written by edge_gemma (export/int8_groups.py); NNCF's int8 is per channel."""
+        return self.weights == "int8" and self.group_size > 0
+
+    @property
     def data_aware(self) -> bool:
         return (self.awq or self.scale_estimation or self.gptq or self.lora_correction
                 or self.sensitivity in DATA_AWARE_METRICS)
 
 
 GGUF_PRESET = QuantPreset(weights="gguf")
+# int8-g32's KL bound: 0.00078 measured on the 270M (docs/quality.md), with room for other models.
+INT8_G32_PRESET = QuantPreset(weights="int8", sym=True, group_size=32, max_kl=0.01)
+DEFAULT_PRESETS = {"int8-g32": INT8_G32_PRESET, "gguf": GGUF_PRESET}
 
 
 @dataclass(frozen=True)
@@ -106,13 +116,13 @@ class Recipe:
     @property
     def levels(self) -> tuple[str, ...]:
         """The QUANT levels this recipe exports (gguf for a GGUF source only: gguf_weights.py)."""
-        return tuple(self.quant) + (() if "gguf" in self.quant else ("gguf",))
+        return tuple(self.quant) + tuple(level for level in DEFAULT_PRESETS if level not in self.quant)
 
     def preset(self, level: str) -> QuantPreset:
         if level == "int4-npu" and self.no_npu:
             raise EdgeGemmaError(f"{self.name} has no int4-npu level: {self.no_npu}; pick QUANT=int4 for CPU or GPU")
-        if level == "gguf" and level not in self.quant:
-            return GGUF_PRESET
+        if level in DEFAULT_PRESETS and level not in self.quant:
+            return DEFAULT_PRESETS[level]
         if level not in self.quant:
             raise EdgeGemmaError(
                 f"unknown QUANT '{level}' for {self.name}; choose one of: {', '.join(self.levels)}"
@@ -186,10 +196,22 @@ def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> No
     if get("max_kl", 0.0) < 0:
         problems.append(f"{key}.max_kl: {get('max_kl')} must be positive (0 or absent: no quality gate)")
 
+    if level == "int8-g32" and (weights, get("group_size", -1)) != ("int8", 32):
+        problems.append(f"{key}: the int8-g32 level is int8 in groups of 32: weights int8, sym true, group_size 32")
+    if weights == "int8" and get("group_size", -1) != -1:
+        # int8 in groups is edge_gemma's own writer (export/int8_groups.py), llama.cpp's Q8_0 form.
+        extra = sorted(set(values) - {"weights", "sym", "group_size", "max_kl"})
+        if not get("sym", False):
+            problems.append(f"{key}: int8 in groups is symmetric (llama.cpp's Q8_0 form): set sym: true")
+        if extra:
+            problems.append(f"{key}: int8 in groups takes sym, group_size and max_kl only, so {', '.join(extra)} "
+                            "do not apply")
+        return
     if weights != "int4":
         extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity", "group_fallback"})
         if extra:
-            problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights")
+            problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights"
+                            + (" (and group_size to int8 in groups, with sym: true)" if weights == "int8" else ""))
     if (weights == "gguf") != (level == "gguf"):
         problems.append(f"{key}: weights gguf is the gguf level's, and the gguf level's only")
     if weights in ("fp16", "gguf"):

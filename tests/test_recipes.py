@@ -8,7 +8,7 @@ import pytest
 
 from edge_gemma.cli import main
 from edge_gemma.errors import EdgeGemmaError, RecipeError
-from edge_gemma.recipes import GGUF_PRESET, QUANT_LEVELS, REQUIRED_LEVELS, RECIPES_DIR, load_all, load_recipe, parse_recipe
+from edge_gemma.recipes import GGUF_PRESET, INT8_G32_PRESET, QUANT_LEVELS, REQUIRED_LEVELS, RECIPES_DIR, load_all, load_recipe, parse_recipe
 
 MODELS = ["gemma-2b-it", "gemma-1.1-2b-it", "gemma-7b-it", "gemma-1.1-7b-it", "gemma-2-2b-it",
           "gemma-2-9b-it", "gemma-3-1b-it", "gemma-3-270m", "gemma-3-4b-it", "gemma-3-12b-it", "gemma-3-27b-it",
@@ -104,7 +104,7 @@ def test_preset_value_checks(tmp_path):
     with pytest.raises(RecipeError) as info:
         parse_recipe(path)
     problems = "\n".join(info.value.problems)
-    assert "quant.int8: group_size only apply to int4 weights" in problems
+    assert "quant.int8: int8 in groups is symmetric (llama.cpp's Q8_0 form): set sym: true" in problems
     assert "quant.int4.weights: 'int5' is not one of: fp16, int8, int4, gguf" in problems
     assert "quant.int4.backup: 'fp8' is not one of: int8_asym, int8_sym, none" in problems
     assert "quant.int4.group_size: 100 must be -1 (channel-wise) or a positive multiple of 32" in problems
@@ -233,3 +233,15 @@ def test_data_aware_preset_parses(tmp_path):
     preset = parse_recipe(path).quant["int4"]
     assert (preset.head, preset.head_group_size, preset.subset_size, preset.max_kl) == ("int4_sym", 32, 64, 0.2)
     assert preset.data_aware and preset.calibration == "generated"
+
+
+def test_int8_in_groups_is_symmetric_and_takes_few_keys(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text(GOOD.format(name="q") + "  int8-g32: {weights: int8, sym: true, group_size: 32, max_kl: 0.002}\n")
+    assert parse_recipe(path).preset("int8-g32") == dataclasses.replace(INT8_G32_PRESET, max_kl=0.002)
+    path.write_text(GOOD.format(name="q") + "  int8-g32: {weights: int8, sym: true, group_size: 64, head: int8_sym}\n")
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(path)
+    problems = "\n".join(info.value.problems)
+    assert "quant.int8-g32: the int8-g32 level is int8 in groups of 32: weights int8, sym true, group_size 32" in problems
+    assert "quant.int8-g32: int8 in groups takes sym, group_size and max_kl only, so head do not apply" in problems

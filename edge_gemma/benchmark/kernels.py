@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from ..export.gguf_blocks import Blocks
-from ..export.gguf_weights import _chain
+from ..export.ir_constants import decompression_chain
 
 READ_PER_CALL = 2e8  # bytes of weights per timed call, as in one decode step of the 270M (far above any L3)
 MAX_COPIES = 256  # of one small matrix in a call (the 270M has 126 decoder MatMuls)
@@ -59,7 +59,7 @@ def weight(rows: int, columns: int, bits: int, sym: bool, group: int, int_zero_p
     nbytes = codes.size * bits / 8 + blocks.scale.nbytes
     if zero_point is not None:
         nbytes += zero_point.size * bits / 8 if int_zero_point else zero_point.nbytes
-    return ops.convert(_chain(blocks, "w", (rows, columns)), ov.Type.f32), nbytes
+    return ops.convert(decompression_chain(blocks, "w", (rows, columns)), ov.Type.f32), nbytes
 
 
 def rate(rows: int, columns: int, fmt: tuple, threads: int, dynamic_quant_group: int | None,

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ExportError
 from ..export.gguf_blocks import Blocks
-from ..export.gguf_weights import _chain
+from ..export.ir_constants import decompression_chain
 
 MODEL_FILE = "openvino_model.xml"
 
@@ -88,7 +88,7 @@ def rewrite(model, k: int, group: int, sym: bool = False) -> dict:
         codes.shape[0], -1)
     blocks = coarse_blocks(exact_rows, group, sym)
     rows, columns = exact_rows.shape
-    coarse_table = ops.convert(_chain(blocks, "lm_head.coarse", (rows, columns)), ov.Type.f32)
+    coarse_table = ops.convert(decompression_chain(blocks, "lm_head.coarse", (rows, columns)), ov.Type.f32)
     # openvino-genai slices the head MatMul's input to the last position (utils.cpp
     # find_llm_matmul, 2026.x: Result <- Add <- MatMul is one of its patterns), so the logits are
     # the coarse MatMul plus a correction, and the exact stage takes as many last positions of

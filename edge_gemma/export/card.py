@@ -114,6 +114,8 @@ def _intro(manifest: dict) -> str:
 def _how(manifest: dict) -> str:
     if "gguf" in manifest.get("compression", {}):
         return "quantized as the source GGUF is (its own blocks, no NNCF)"
+    if "int8_groups" in manifest.get("compression", {}):
+        return "quantized by edge-gemma to int8 in groups, llama.cpp's Q8_0 form (no NNCF)"
     return "compressed by NNCF"
 
 
@@ -128,6 +130,13 @@ def _compression(manifest: dict) -> str:
                      f"compressed weights. Scales: "
                      f"the file's own f16 numbers for {', '.join(gguf['exact_scales']) or 'none'}; the f16 "
                      f"product of its two scales for {', '.join(gguf['f16_rounded_scales']) or 'none'}.")
+    elif compression.get("int8_groups"):
+        groups = compression["int8_groups"]
+        parts.append(f"Every weight ({groups['weights']} matrices, the embedding / LM head too) is symmetric int8 in "
+                     f"groups of {groups['group_size']} with an f16 scale per group, llama.cpp's Q8_0 format, written "
+                     f"by edge-gemma (NNCF 3.4 has int8 per channel only). Rule: {groups['rule']}."
+                     + (f" One group per row for {', '.join(groups['one_group_per_row'])}, whose width the group "
+                        "does not divide." if groups["one_group_per_row"] else ""))
     elif nncf is None:
         parts.append("None: the weights are kept in fp16 (no NNCF weight compression).")
     else:

@@ -40,9 +40,9 @@ def _data_aware(preset: QuantPreset) -> dict:
 
 def nncf_arguments(preset: QuantPreset) -> dict | None:
     """The decoder layers' keyword arguments for `nncf.compress_weights`, as plain data; None
-    for fp16 and for gguf (no NNCF: gguf_weights.py). With `head`, the head is left out here
-    (head_arguments compresses it)."""
-    if preset.weights in ("fp16", "gguf"):
+    for fp16, gguf (gguf_weights.py) and int8 in groups (int8_groups.py), which NNCF does not
+    write. With `head`, the head is left out here (head_arguments compresses it)."""
+    if preset.weights in ("fp16", "gguf") or preset.int8_groups:
         return None
     if preset.weights == "int8":
         # int8 is always per-channel on every layer; NNCF rejects group_size/ratio here.

@@ -48,7 +48,7 @@ from .openvino import OpenVINOBackend
 from .weights import bitwidth_stats, bytes_per_token, read_weights
 
 # What to suggest when an export misses its recipe's max_kl.
-BETTER = {"int4": "int8", "int4-npu": "int4", "int8": "fp16"}
+BETTER = {"int4": "int8", "int4-npu": "int4", "int8": "fp16", "int8-g32": "fp16"}
 
 
 class Backend(Protocol):
@@ -274,6 +274,8 @@ def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, 
         nncf_args, head_args = nncf_arguments(preset), head_arguments(preset)
         if gguf is not None:
             log.step(f"keeping the weights' own quantization from {gguf.name} (no NNCF)")
+        elif preset.int8_groups:
+            log.step(f"writing every weight as int8 in groups of {preset.group_size}, llama.cpp's Q8_0 form (no NNCF)")
         else:
             log.step(f"compressing weights with NNCF: {nncf_args or 'none (fp16)'}"
                      + (f"; embedding / LM head: {head_args}" if head_args else ""))

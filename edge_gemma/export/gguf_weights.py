@@ -22,67 +22,13 @@ import numpy as np
 
 from ..errors import ExportError
 from ..sources.gguf_header import read_header, tensor_data
-from .gguf_blocks import DECODERS, EXACT, Blocks, decode
+from .gguf_blocks import DECODERS, EXACT, decode
+from .ir_constants import decompression_chain, float32, is_bf16, replace_constant, weight_constants
 
 FLOAT_TYPES = ("F32", "F16", "BF16")  # left as the conversion wrote them (fp16)
 # An IR weight constant's name: the PyTorch module, then what optimum-intel's export appends.
 _IR_NAME = re.compile(r"(?:self\.)?(?P<module>.+?)\.(?:_openvino_orig_weight|weight_compressed|weight)")
 MAX_DIFFERENCE = 0.02  # relative L2 difference between the file's values and the IR's (bf16: ~0.003)
-
-
-def _float32(const) -> np.ndarray:
-    data = const.get_data()
-    if const.get_element_type().get_type_name() == "bf16":  # get_data gives bf16's raw bits as f16
-        return (data.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-    return data.astype(np.float32)
-
-
-def _weight_constants(model) -> list:
-    """The float Constants that a MatMul or a Gather reads as its weight (through Converts)."""
-    found = {}
-    for op in model.get_ordered_ops():
-        index = {"MatMul": 1, "Gather": 0}.get(op.get_type_name())
-        if index is None:
-            continue
-        node = op.input_value(index).get_node()
-        while node.get_type_name() == "Convert":
-            node = node.input_value(0).get_node()
-        if (node.get_type_name() == "Constant" and len(node.get_output_shape(0)) == 2
-                and node.get_element_type().is_real()):
-            found[node.get_friendly_name()] = node
-    return list(found.values())
-
-
-def _chain(blocks: Blocks, name: str, shape):
-    """OpenVINO's decompression chain for `blocks`, giving f16 values of `shape`."""
-    import openvino as ov
-    import openvino.opset13 as ops
-
-    signed = blocks.codes.dtype == np.int8
-    kind = {(4, True): ov.Type.i4, (4, False): ov.Type.u4, (8, True): ov.Type.i8, (8, False): ov.Type.u8}
-    codes = ops.constant(blocks.codes, dtype=kind[blocks.bits, signed], name=name)
-    weight = ops.convert(codes, ov.Type.f16)
-    if blocks.zero_point is not None:
-        if blocks.zero_point.dtype == np.uint8:  # NNCF's layout: in the codes' unsigned type, converted
-            zero_point = ops.convert(ops.constant(blocks.zero_point, dtype=kind[blocks.bits, False],
-                                                  name=f"{name}/zero_point"), ov.Type.f16)
-        else:
-            zero_point = ops.constant(blocks.zero_point, name=f"{name}/zero_point")
-        weight = ops.subtract(weight, zero_point, name=f"{name}/zero_point/subtract")
-    weight = ops.multiply(weight, ops.constant(blocks.scale, name=f"{name}/scale"), name=f"{name}/fq_weights_0")
-    return ops.reshape(weight, ops.constant(np.array(shape, np.int64)), special_zero=False)
-
-
-def _replace(const, weight) -> None:
-    """Put `weight` (f16) where `const` was: behind the Converts that read it, in their type."""
-    import openvino.opset13 as ops
-
-    for target in list(const.output(0).get_target_inputs()):
-        node = target.get_node()
-        if node.get_type_name() == "Convert":
-            node.output(0).replace(ops.convert(weight, node.get_output_element_type(0)).output(0))
-        else:
-            target.replace_source_output(ops.convert(weight, const.get_element_type()).output(0))
 
 
 def _name_map(fields: dict):
@@ -104,7 +50,7 @@ def keep_gguf_weights(model, path: Path) -> dict:
     names = _name_map(header.fields)
     tensors = header.tensors
     plan, refused, missing = [], [], []
-    for const in _weight_constants(model):
+    for const in weight_constants(model):
         match = _IR_NAME.fullmatch(const.get_friendly_name())
         gguf_name = names.get_name(match["module"]) if match else None
         tensor = tensors.get(f"{gguf_name}.weight")
@@ -126,12 +72,12 @@ def keep_gguf_weights(model, path: Path) -> dict:
         if blocks.codes.shape[0] != shape[0]:
             raise ExportError(f"{tensor.name} ({kind}) is {blocks.codes.shape[0]} x {shape[1]}, the IR's "
                               f"{const.get_friendly_name()} is {shape[0]} x {shape[1]}")
-        ours, theirs = blocks.values(), _float32(const)
+        ours, theirs = blocks.values(), float32(const.get_data(), is_bf16(const))
         difference = float(np.linalg.norm(ours - theirs) / max(np.linalg.norm(theirs), 1e-30))
         if difference > MAX_DIFFERENCE:
             raise ExportError(f"{tensor.name} does not hold the IR's {const.get_friendly_name()} (relative "
                               f"difference {difference:.3g}); the GGUF -> IR name map is wrong for this file")
-        _replace(const, _chain(blocks, const.get_friendly_name(), shape))
+        replace_constant(const, decompression_chain(blocks, const.get_friendly_name(), shape))
         kept[kind] += 1
     return {"file": path.name, "tensors_kept": dict(sorted(kept.items())),
             "exact_scales": sorted(set(kept) & set(EXACT)), "f16_rounded_scales": sorted(set(kept) - set(EXACT))}

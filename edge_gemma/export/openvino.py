@@ -23,6 +23,7 @@ from .compression import compress, nncf_arguments
 from .experts import compress_experts
 from .optimum_gemma import optimum_for_gemma
 from .gguf_weights import keep_gguf_weights
+from .int8_groups import write_int8_groups
 from .tables import compress_tables
 from .sentencepiece_ir import tokenizer_ir_kind
 from .tokenizer_irs import cached_tokenizer_irs
@@ -80,14 +81,15 @@ def compress_ir(src: Path, dst: Path, preset: QuantPreset, dataset=None,
     return {k: v for k, v in done.items() if v}, preset
 
 
-def keep_gguf_ir(src: Path, dst: Path, gguf: Path) -> dict:
-    """src's model with the GGUF file's own blocks for its weights (gguf_weights.py), into dst."""
+def rewrite_ir(src: Path, dst: Path, rewrite) -> dict:
+    """src's model with its weights rewritten in place by `rewrite(model)` (the GGUF's own blocks,
+    gguf_weights.py; int8 in groups, int8_groups.py), into dst; what `rewrite` returned."""
     import openvino as ov
 
     model = ov.Core().read_model(src / MODEL_XML)
-    kept = keep_gguf_weights(model, gguf)
+    done = rewrite(model)
     ov.save_model(model, dst / MODEL_XML, compress_to_fp16=False)
-    return kept
+    return done
 
 
 def check_ir(folder: Path) -> None:
@@ -123,7 +125,9 @@ class OpenVINOBackend:
                  statistics_path: str | None = None, gguf: Path | None = None) -> dict:
         extra = {}
         if preset.weights == "gguf":
-            extra = {"gguf": keep_gguf_ir(src, dst, gguf)}
+            extra = {"gguf": rewrite_ir(src, dst, lambda model: keep_gguf_weights(model, gguf))}
+        elif preset.int8_groups:
+            extra = {"int8_groups": rewrite_ir(src, dst, lambda model: write_int8_groups(model, preset.group_size))}
         elif preset.weights != "fp16":
             done, ran = compress_ir(src, dst, preset, dataset, statistics_path)
             if done:  # and what NNCF was given (all_layers may differ from the recipe's: tables.compress_tables)

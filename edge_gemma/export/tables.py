@@ -29,6 +29,7 @@ import numpy as np
 
 from ..recipes import QuantPreset
 from .compression import HEAD
+from .ir_constants import float32
 
 MIN_BYTES = 256 << 20  # tables this big are compressed here (the 270M's whole model is 0.5 GB)
 BLOCK_ROWS = 8192  # 8192 x 10752 (the E4B table's width) is 88 M values: 0.35 GB in f32
@@ -103,14 +104,6 @@ def big_tables(model, min_bytes: int | None = None) -> list:
     return [op for op in _gather_tables(model) if op.get_byte_size() >= min_bytes]
 
 
-def _float32(block: np.ndarray, bf16: bool) -> np.ndarray:
-    """A block of a table's rows in f32. openvino 2026.4's Constant.get_data() hands a bf16
-    table over as its raw bits typed float16: widened here, a block at a time (exact)."""
-    if bf16:
-        return (block.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-    return np.ascontiguousarray(block, dtype=np.float32)
-
-
 def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS, bf16: bool = False):
     """int8 codes, f16 scales and (asym) u8 zero points of a 2-D table, one scale per row,
     computed by NNCF's quantizer a block of rows at a time; `bf16`: the table holds bf16 bits."""
@@ -126,7 +119,7 @@ def quantize_rows(table: np.ndarray, mode: str, block_rows: int = BLOCK_ROWS, bf
     zero_points = np.empty((table.shape[0], 1), np.uint8) if asym else None
     for start in range(0, table.shape[0], block_rows):
         rows = slice(start, start + block_rows)
-        block = do_integer_quantization(Tensor(_float32(table[rows], bf16)), config, reduction_axes=(1,))
+        block = do_integer_quantization(Tensor(float32(table[rows], bf16)), config, reduction_axes=(1,))
         # Copied at once: NNCF's OpenVINO-compiled quantizer (nncf 3.4, optimized_functions)
         # returns views of output buffers it reuses on the next call.
         codes[rows] = block.tensor.as_numpy_tensor().data

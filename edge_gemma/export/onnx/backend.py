@@ -111,6 +111,9 @@ class ONNXBackend:
         if preset.weights == "gguf":
             return ("QUANT=gguf keeps a GGUF's blocks in OpenVINO's compressed-weight form; the ONNX export has "
                     "none for them yet: export it with FORMAT=openvino, or pick QUANT=int8 or int4 for ONNX")
+        if preset.int8_groups:
+            return ("int8 in groups is edge_gemma's own OpenVINO writer (NNCF 3.4 writes int8 per channel, and the "
+                    "ONNX export is NNCF's): export it with FORMAT=openvino, or pick QUANT=int8 for ONNX")
         if preset.weights == "fp16":
             return ("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU would run fp16 "
                     "weights slower than int8, and fp32 ones are 4x the size)")
