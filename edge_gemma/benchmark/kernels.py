@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
           "(the CPU default) / not quantized")
     print("| shape | format | DQ 32 | DQ off |\n|---|---|---|---|")
     for row in table(args.shapes, args.threads):
-        print(f"| {row['shape']} | {row['format']} | {row['gb_per_s']:.1f} | {row['gb_per_s_dq_off']:.1f} |", flush=True)
+        print(f"| {row['shape']} | {row['format']} | {row['gb_per_s']:.3g} | {row['gb_per_s_dq_off']:.3g} |", flush=True)
     return 0
 
 
