@@ -151,3 +151,22 @@ def test_a_gguf_candidate_of_a_checkpoint_source_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("edge-gemma: error: candidate kept: weights gguf keeps a GGUF file's own quantization")
     assert not (tmp_path / "out").exists()
+
+
+def test_speed_passes_alternate_the_order_and_keep_the_median():
+    from edge_gemma.commands.sweep import speed_passes
+
+    rows = [{"name": n} for n in ("a", "b", "c")]
+    seen, rates = [], {"a": iter([60.0, 70.0, 80.0]), "b": iter([50.0, 40.0, 45.0]), "c": iter([1.0, 2.0, 3.0])}
+
+    def measure(row):
+        seen.append(row["name"])
+        return {"decode_tokens_per_s": next(rates[row["name"]]), "ttft_ms_128": 100.0}
+
+    speed_passes(rows, measure, 3)
+    assert seen == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
+    assert [r["decode_tokens_per_s"] for r in rows] == [70.0, 45.0, 2.0]
+    assert rows[0]["decode_passes"] == [60.0, 70.0, 80.0] and rows[0]["ttft_ms_128"] == 100.0
+    for r in rows:
+        r.update(mb=1.0, mb_per_token=1.0, kl=0.1, kl_p99=0.2, top1=0.9, ppl_ratio=1.0, front=True)
+    assert "Speed: the median of 3 passes over the rows, in alternating order." in table(rows, None, "Some CPU")

@@ -7,12 +7,14 @@ token with the default engine (benchmark/, a process of its own per run), KL and
 against the reference (quality/). When llama-cpp-python is installed and the source is a
 GGUF, llama.cpp's own ladder of the same weights (benchmark/llama_ladder.py) is measured in
 the same run, the same way (quality/llama_cpp.py), as rows beside ours; the source GGUF's
-own row is the speed baseline. A row is on the front when no other is at least as good on
+own row is the speed baseline. Speeds are measured in two passes over the rows, in
+alternating order (speed_passes). A row is on the front when no other is at least as good on
 KL, top-1 and decode speed and better on one; the front is also drawn (benchmark/front_plot.py).
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 from pathlib import Path
 
@@ -96,6 +98,9 @@ def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
             f"| {r['name']} | {r.get('engine', 'genai')} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {speed or '-'} | "
             f"{ratio} | {r.get('ttft_ms_128', '-')} | {r['kl']:.3g} | {p99} | {r['top1'] * 100:.1f} % | "
             f"{(r['ppl_ratio'] - 1) * 100:+.2f} % | {'*' if r['front'] else ''} |")
+    passes = max((len(r.get("decode_passes", ())) for r in rows), default=0)
+    if passes > 1:
+        lines += ["", f"Speed: the median of {passes} passes over the rows, in alternating order."]
     return "\n".join(lines)
 
 
@@ -133,15 +138,38 @@ def llama_rows(gguf: Path, like: Path, rungs: list[str], cache_dir: Path, qualit
     return rows
 
 
+def speed_passes(rows: list[dict], measure, passes: int) -> None:
+    """Each row's speed measured `passes` times, the order reversed every other pass; the row
+    keeps the median of its passes' figures, and "decode_passes" their decode tok/s.
+
+    Why: on the 2-vCPU AMD EPYC VM the decode rate of one export moved 13 % and llama.cpp's 18 %
+    between rounds minutes apart, both engines together (docs/benchmarks.md, "How steady"), and
+    the first rows of a one-pass sweep were the slowest. A row measured at both ends of the
+    loop is not the one that drew the machine's slow minutes."""
+    from tqdm.auto import tqdm
+
+    results: dict[int, list[dict]] = {i: [] for i in range(len(rows))}
+    order = list(range(len(rows)))
+    for number in range(passes):
+        for i in tqdm(order, desc=f"speed, pass {number + 1} of {passes}", unit="row", file=sys.stderr):
+            results[i].append(measure(rows[i]))
+        order.reverse()
+    for i, row in enumerate(rows):
+        got = results[i]
+        row.update({key: statistics.median(r[key] for r in got) for key in got[0]})
+        row["decode_passes"] = [r["decode_tokens_per_s"] for r in got]
+
+
 def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path, cache_dir: Path, quality, *,
           threads: int, speed: bool = True, reuse: bool = False, runs: int = 3, new_tokens: int = 64,
-          llama: tuple[Path, list[str]] | None = None) -> dict:
+          llama: tuple[Path, list[str]] | None = None, passes: int = 2) -> dict:
     """Export and measure every candidate into `out`; return {"rows", "baseline", "cpu"}.
 
     quality: the driver's QualityOptions (its measure is quality.evaluate). llama: (source
     GGUF, rungs) for llama.cpp's rows, or None. reuse: keep a
     candidate already exported into `out` from the same preset by the same code (a sweep that
-    was stopped, or one re-run for its speed figures), instead of exporting it again."""
+    was stopped, or one re-run for its speed figures), instead of exporting it again. passes:
+    how many times every row's speed is measured (speed_passes)."""
     import tempfile
 
     from tqdm.auto import tqdm
@@ -181,11 +209,10 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
         rows += llama_rows(llama[0], Path(rows[0]["dir"]), llama[1], cache_dir, quality, threads)
     baseline = None
     if speed and rows:
-        # Every speed run back to back, after the exports, so the machine is in one state.
         print("\nsweep: decode speed of each row", file=sys.stderr)
-        for row in tqdm(rows, desc="speed", unit="row", file=sys.stderr):
-            extra = {"gguf": row["gguf"]} if row["engine"] == "llama.cpp" else None
-            row.update(speed_of(row["engine"], Path(row["dir"]), threads, runs, new_tokens, extra))
+        speed_passes(rows, lambda row: speed_of(row["engine"], Path(row["dir"]), threads, runs, new_tokens,
+                                                {"gguf": row["gguf"]} if row["engine"] == "llama.cpp" else None),
+                     passes)
         baseline = next((r for r in rows if r["name"] == SOURCE_ROW), None)
         if baseline is None:  # no ladder asked for: llama.cpp on the source GGUF alone, as before
             found, _ = baselines(read_manifest(Path(rows[0]["dir"])), lambda m: None)
@@ -203,6 +230,8 @@ def add_arguments(p) -> None:
     p.add_argument("--source", help="override the recipe's source")
     p.add_argument("--threads", type=at_least(1), default=2, help="threads for the speed runs (default 2)")
     p.add_argument("--no-speed", action="store_true", help="skip the speed runs")
+    p.add_argument("--speed-passes", type=at_least(1), default=2,
+                   help="measure every row's speed this many times, in alternating order; the median counts (default 2)")
     p.add_argument("--reuse", action="store_true",
                    help="keep candidates already exported in the output folder with the same preset")
     p.add_argument("--llama-rungs", metavar="LIST",
@@ -263,7 +292,7 @@ def run(args) -> int:
                           f"{source.location} is a {source.kind} source: give --source <file.gguf> or drop it")
     llama = llama_plan(args, source, args.cache_dir)
     report = sweep(recipe, source, candidates, out, args.cache_dir, quality, threads=args.threads,
-                   speed=not args.no_speed, reuse=args.reuse, llama=llama)
+                   speed=not args.no_speed, reuse=args.reuse, llama=llama, passes=args.speed_passes)
     text = table(report["rows"], report["baseline"], report["cpu"])
     write_text_atomic(out / "sweep.json", json.dumps(report, indent=2) + "\n")
     write_text_atomic(out / "sweep.md", text + "\n")
