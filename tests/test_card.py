@@ -89,6 +89,19 @@ def test_fp16_head_and_calibration():
     assert "per decoded token" not in card
 
 
+def test_int8_groups_card_names_edge_gemma_not_nncf():
+    m = manifest("int8-g32")
+    m["compression"].update(nncf=None, bitwidth={"int8_sym": {"params": 268_042_240, "layers": 127, "share": 1.0}},
+                            int8_groups={"mode": "int8_sym", "group_size": 32, "weights": 127, "one_group_per_row": [],
+                                         "rule": "ggml Q8_0's: d = max|w| / 127 in f16"})
+    card = render_card(m)
+    assert front_matter(card)["tags"] == ["openvino", "int8", "edge-gemma", "gemma"]
+    assert "quantized by edge-gemma to int8 in groups, llama.cpp's Q8_0 form (no NNCF)" in card
+    assert "Every weight (127 matrices, the embedding / LM head too) is symmetric int8 in groups of 32" in card
+    assert "NNCF 3.4.0" not in card and "kept in fp16" not in card and "nncf.compress_weights" not in card
+    assert "| int8_sym | 127 | 268,042,240 | 100.0 % |" in card
+
+
 def test_quality_figures_formatted():
     card = render_card(INT4)
     for row in ("| mean KL divergence | 0.031 |", "| 99th percentile KL | 0.412 |", "| top-1 agreement | 93.1 % |",

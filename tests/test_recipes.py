@@ -244,4 +244,16 @@ def test_int8_in_groups_is_symmetric_and_takes_few_keys(tmp_path):
         parse_recipe(path)
     problems = "\n".join(info.value.problems)
     assert "quant.int8-g32: the int8-g32 level is int8 in groups of 32: weights int8, sym true, group_size 32" in problems
-    assert "quant.int8-g32: int8 in groups takes sym, group_size and max_kl only, so head do not apply" in problems
+    assert "quant.int8-g32: int8 in groups takes sym, group_size and max_kl only, not head" in problems
+    # The other levels keep their own rules: int8 stays per channel (both formats carry a level's
+    # weights), gguf is the file's blocks, int4-npu the NPU's format.
+    path.write_text(GOOD.format(name="q").replace("int8: {weights: int8}", "int8: {weights: int8, sym: true, group_size: 32}")
+                    .replace("int4-npu: {weights: int4, sym: true, group_size: 128, ratio: 1.0}",
+                             "int4-npu: {weights: int8, sym: true, group_size: 32}")
+                    + "  gguf: {weights: int8, sym: true, group_size: 32}\n")
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(path)
+    problems = "\n".join(info.value.problems)
+    assert "quant.int8: the int8 level is per channel (ONNX has no int8 in groups); int8 in groups is the int8-g32 level" in problems
+    assert "quant.gguf: weights gguf is the gguf level's, and the gguf level's only" in problems
+    assert "quant.int4-npu: NPU needs" in problems and "int8 in groups, not int4 sym g128" in problems

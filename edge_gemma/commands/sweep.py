@@ -210,14 +210,16 @@ def sweep(recipe: Recipe, source, candidates: dict[str, QuantPreset], out: Path,
     baseline = None
     if speed and rows:
         print("\nsweep: decode speed of each row", file=sys.stderr)
-        speed_passes(rows, lambda row: speed_of(row["engine"], Path(row["dir"]), threads, runs, new_tokens,
-                                                {"gguf": row["gguf"]} if row["engine"] == "llama.cpp" else None),
-                     passes)
-        baseline = next((r for r in rows if r["name"] == SOURCE_ROW), None)
-        if baseline is None:  # no ladder asked for: llama.cpp on the source GGUF alone, as before
+        timed = list(rows)
+        if not any(r["name"] == SOURCE_ROW for r in rows):  # no ladder asked for: llama.cpp on the source alone
             found, _ = baselines(read_manifest(Path(rows[0]["dir"])), lambda m: None)
-            if "llama.cpp" in found:
-                baseline = speed_of("llama.cpp", Path(rows[0]["dir"]), threads, runs, new_tokens, found["llama.cpp"])
+            if "llama.cpp" in found:  # timed in the same passes as the rows, not in a table row
+                timed.append({"name": SOURCE_ROW, "engine": "llama.cpp", "dir": rows[0]["dir"],
+                              "extra": found["llama.cpp"]})
+        speed_passes(timed, lambda row: speed_of(
+            row["engine"], Path(row["dir"]), threads, runs, new_tokens,
+            row.get("extra") or ({"gguf": row["gguf"]} if row["engine"] == "llama.cpp" else None)), passes)
+        baseline = next((r for r in timed if r["name"] == SOURCE_ROW), None)
     pareto(rows)
     return {"rows": rows, "baseline": baseline, "cpu": cpu_name(), "threads": threads}
 

@@ -84,6 +84,11 @@ def _ratio(quality: dict) -> float | None:
 
 # Sections ---------------------------------------------------------------------------------
 
+def _by_nncf(manifest: dict) -> bool:
+    """NNCF compressed the weights (not fp16, a GGUF's kept blocks or edge-gemma's int8 groups)."""
+    return bool(manifest.get("compression", {}).get("nncf"))
+
+
 def _front_matter(manifest: dict) -> str:
     meta = {
         "license": "gemma",
@@ -92,7 +97,8 @@ def _front_matter(manifest: dict) -> str:
         "base_model_relation": "quantized",
         "pipeline_tag": "text-generation",
         "language": ["en"],
-        "tags": [manifest.get("format", "openvino"), "nncf", _bitwidth(manifest), "edge-gemma", "gemma"],
+        "tags": [manifest.get("format", "openvino"), *(["nncf"] if _by_nncf(manifest) else []), _bitwidth(manifest),
+                 "edge-gemma", "gemma"],
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---"
 
@@ -100,7 +106,7 @@ def _front_matter(manifest: dict) -> str:
 def _intro(manifest: dict) -> str:
     base, tools, source = _base_model(manifest), manifest.get("tools", {}), manifest.get("source", {})
     fmt = manifest.get("format", "openvino")
-    used = [RUNTIME_TOOL.get(fmt, (fmt, fmt)), ("nncf", "NNCF")]
+    used = [RUNTIME_TOOL.get(fmt, (fmt, fmt)), *([("nncf", "NNCF")] if _by_nncf(manifest) else [])]
     versions = ", ".join(f"{label} {tools[key]}" for key, label in used if tools.get(key))
     text = (f"# {folder_name(manifest)}\n\n"
             f"[{base}](https://huggingface.co/{base}) exported to {FORMAT_NAMES.get(fmt, fmt)} with "
@@ -157,7 +163,7 @@ def _compression(manifest: dict) -> str:
     if bitwidth:
         rows = [(p, b.get("layers", "-"), _number(b.get("params"), ",") or "-", _percent(b.get("share")))
                 for p, b in bitwidth.items()]
-        parts.append("Weights by precision (NNCF's bitwidth distribution):\n\n"
+        parts.append("Weights by precision, counted in the written model:\n\n"
                      + _table(("precision", "layers", "parameters", "share"), rows))
     return "\n\n".join(parts)
 

@@ -20,6 +20,19 @@ def check_family(checkpoint: Path, recipe: Recipe) -> None:
         )
 
 
+def has_experts(checkpoint: Path) -> bool:
+    """The checkpoint's text decoder has a mixture-of-experts block (Gemma 4 26B-A4B's
+    `enable_moe_block`, in the text config of a multimodal checkpoint)."""
+    import json
+
+    try:
+        config = json.loads((checkpoint / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    text = config.get("text_config") or config
+    return bool(text.get("enable_moe_block") or text.get("num_experts"))
+
+
 def has_chat_template(folder: Path) -> bool:
     if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
         return True

@@ -40,7 +40,7 @@ from ..recipes import QuantPreset, Recipe
 from ..sources import GGUF_KINDS, Source, gguf_file, prepare_checkpoint
 from . import calibration, conversions
 from .card import summary_line, write_card
-from .checkpoint import check_family, checkpoint_view
+from .checkpoint import check_family, checkpoint_view, has_experts
 from .compression import head_arguments, nncf_arguments
 from .manifest import code_fingerprint, tool_versions, write_manifest
 from .onnx.backend import ONNXBackend
@@ -266,6 +266,9 @@ def run_export(plan: ExportPlan, source: Source, output: Path, cache_dir: Path, 
         # The file prepare_checkpoint has just assembled: found again, so not logged again.
         gguf = gguf_file(source, cache_dir, lambda _: None) if preset.weights == "gguf" else None
     check_family(checkpoint, recipe)
+    if preset.int8_groups and has_experts(checkpoint):  # before the conversion, the long part
+        raise ExportError(f"{recipe.name} is a mixture of experts, whose fused expert weights int8 in groups "
+                          "does not write: pick QUANT=int8 (NNCF compresses them a layer at a time)")
     with staged_directory(output) as (work, result):
         view = checkpoint_view(checkpoint, recipe, work / "checkpoint")
         uncompressed = work / "uncompressed"
