@@ -167,6 +167,24 @@ def _choice(problems, key, value, choices):
         problems.append(f"{key}: {value!r} is not one of: {', '.join(map(str, choices))}")
 
 
+def _int8_group_rules(key: str, level: str, values: dict, problems: list[str]) -> None:
+    """int8 in groups is edge_gemma's own writer (export/int8_groups.py), llama.cpp's Q8_0 form:
+    symmetric, no other setting, and not what the int8 (per channel, as ONNX writes it) or the
+    int4-npu level hold."""
+    extra = sorted(set(values) - {"weights", "sym", "group_size", "max_kl"})
+    if not values.get("sym", False):
+        problems.append(f"{key}: int8 in groups is symmetric (llama.cpp's Q8_0 form): set sym: true")
+    if extra:
+        problems.append(f"{key}: int8 in groups takes sym, group_size and max_kl only, not {', '.join(extra)}")
+    if level == "int8":
+        # Both formats of a level carry the same weights, and ONNX has no int8-in-groups writer.
+        problems.append(f"{key}: the int8 level is per channel (ONNX has no int8 in groups); "
+                        "int8 in groups is the int8-g32 level")
+    if level == "int4-npu":
+        found = npu_weight_problems(weight_mode("int8", values.get("sym", False)), 1.0, values["group_size"])
+        problems.append(f"{key}: NPU needs {NPU_RULE} ({'; '.join(found)})")
+
+
 def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> None:
     """The rules a preset's values must keep, each broken one appended to `problems`."""
     get = values.get
@@ -198,32 +216,16 @@ def _preset_rules(key: str, level: str, values: dict, problems: list[str]) -> No
 
     if level == "int8-g32" and (weights, get("group_size", -1)) != ("int8", 32):
         problems.append(f"{key}: the int8-g32 level is int8 in groups of 32: weights int8, sym true, group_size 32")
-    int8_groups = weights == "int8" and get("group_size", -1) != -1
-    if int8_groups:
-        # int8 in groups is edge_gemma's own writer (export/int8_groups.py), llama.cpp's Q8_0 form.
-        extra = sorted(set(values) - {"weights", "sym", "group_size", "max_kl"})
-        if not get("sym", False):
-            problems.append(f"{key}: int8 in groups is symmetric (llama.cpp's Q8_0 form): set sym: true")
-        if extra:
-            problems.append(f"{key}: int8 in groups takes sym, group_size and max_kl only, not {', '.join(extra)}")
-        if level == "int8":
-            # Both formats of a level carry the same weights, and ONNX has no int8-in-groups writer.
-            problems.append(f"{key}: the int8 level is per channel (ONNX has no int8 in groups); "
-                            "int8 in groups is the int8-g32 level")
-    if weights != "int4":
-        extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity", "group_fallback"}
-                       - ({"group_size"} if int8_groups else set()))
-        if extra:
-            problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights"
-                            + (" (and group_size to int8 in groups, with sym: true)" if weights == "int8" else ""))
     if (weights == "gguf") != (level == "gguf"):
         problems.append(f"{key}: weights gguf is the gguf level's, and the gguf level's only")
-    if weights in ("fp16", "gguf") or int8_groups:
-        if int8_groups:
-            found = ["int8 in groups, not int4 sym g128"] if level == "int4-npu" else []
-            if found:
-                problems.append(f"{key}: NPU needs {NPU_RULE} ({'; '.join(found)})")
-            return
+    if weights == "int8" and get("group_size", -1) != -1:
+        _int8_group_rules(key, level, values, problems)
+        return
+    if weights != "int4":
+        extra = sorted(set(values) & {"group_size", "ratio", "backup", "all_layers", "sensitivity", "group_fallback"})
+        if extra:
+            problems.append(f"{key}: {', '.join(extra)} only apply to int4 weights")
+    if weights in ("fp16", "gguf"):
         extra = sorted(set(values) - {"weights", "max_kl"})
         if extra:
             why = "are not quantized" if weights == "fp16" else "keep the GGUF's own quantization"
