@@ -33,7 +33,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MADE_BY_MAKE = Path(__file__).parent.parent / "exports"  # where `make export` writes
 REAL_QUANTS = ("fp16", "int8", "int4")
 # Each needs a real export or checkpoint: minutes, once per session.
-EXPENSIVE = {"real_exports", "onnx_exports", "npu_export", "gguf_export", "int8_groups_export", "loaded", "real_checkpoint", "tiny_checkpoint",
+EXPENSIVE = {"real_exports", "onnx_exports", "npu_export", "gguf_export", "int8_groups_export",
+             "onnx_int8_groups_export", "loaded", "real_checkpoint", "tiny_checkpoint",
              "tiny_multimodal_checkpoint"}
 
 
@@ -158,6 +159,13 @@ def int8_groups_export(tmp_path_factory, cache_dir, shared_dir) -> Path:
     """The real Gemma 3 270M exported at int8-g32 (int8 in groups of 32, Q8_0's form) through the CLI."""
     return _export_real(tmp_path_factory.mktemp("int8-g32-export") / "gemma-3-270m-int8-g32", "int8-g32", cache_dir,
                         shared_dir)
+
+
+@pytest.fixture(scope="session")
+def onnx_int8_groups_export(tmp_path_factory, cache_dir, shared_dir) -> Path:
+    """The real Gemma 3 270M exported to ONNX at int8-g32 through the CLI."""
+    return _export_real(tmp_path_factory.mktemp("onnx-int8-g32-export") / "gemma-3-270m-int8-g32-onnx", "int8-g32",
+                        cache_dir, shared_dir, "onnx")
 
 
 @pytest.fixture(scope="session")

@@ -142,7 +142,8 @@ def _compression(manifest: dict) -> str:
                      f"groups of {groups['group_size']} with an f16 scale per group, llama.cpp's Q8_0 format, written "
                      f"by edge-gemma (NNCF 3.4 has int8 per channel only). Rule: {groups['rule']}."
                      + (f" One group per row for {', '.join(groups['one_group_per_row'])}, whose width the group "
-                        "does not divide." if groups["one_group_per_row"] else ""))
+                        "does not divide." if groups["one_group_per_row"] else "")
+                     + (f" Scales stored as {groups['scales']}." if groups.get("scales") else ""))
     elif nncf is None:
         parts.append("None: the weights are kept in fp16 (no NNCF weight compression).")
     else:

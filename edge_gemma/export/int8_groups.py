@@ -40,9 +40,9 @@ def quantize_groups(rows: np.ndarray, group: int) -> Blocks:
     return Blocks(np.clip(codes, -127, 127).astype(np.int8), scale, None, 8)
 
 
-def _quantize_constant(const, group: int) -> Blocks:
-    """One weight constant quantized a block of rows at a time (the f32 copy stays small)."""
-    data, bf16 = const.get_data(), is_bf16(const)
+def quantize_matrix(data: np.ndarray, group: int, bf16: bool = False) -> Blocks:
+    """A whole [rows, columns] matrix (f32, f16, or bf16 bits read as float16) as int8 groups,
+    a block of rows at a time, so the f32 copy stays small."""
     rows, columns = data.shape
     codes = np.empty((rows, columns // group, group), np.int8)
     scale = np.empty((rows, columns // group, 1), np.float16)
@@ -96,6 +96,7 @@ def write_int8_groups(model, group_size: int) -> dict:
         group = min(group_size, shape[1])
         if group != group_size:
             per_row.append(const.get_friendly_name())
-        replace_constant(const, decompression_chain(_quantize_constant(const, group), const.get_friendly_name(), shape))
+        blocks = quantize_matrix(const.get_data(), group, is_bf16(const))
+        replace_constant(const, decompression_chain(blocks, const.get_friendly_name(), shape))
     return {"mode": "int8_sym", "group_size": group_size, "weights": len(weights), "one_group_per_row": per_row,
             "rule": "ggml Q8_0's: d = max|w| / 127 in f16, codes round(w / d) against that f16 d"}

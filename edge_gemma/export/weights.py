@@ -107,12 +107,27 @@ def _onnx_bytes(init) -> int:
     return math.prod(init.dims) * helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
 
 
+def onnx_scale_gathers(graph) -> dict[str, str]:
+    """Gathers of a float table that are another table's group scales: {node output: the int
+    table}. int8 in groups gathers the codes and the scales of the same ids' rows
+    (onnx/int8_groups.py); the scales are that weight's bytes, not a float weight."""
+    from onnx import TensorProto
+
+    inits = {i.name: i for i in graph.initializer}
+    gathers = [n for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
+    int_tables = {(n.input[1], inits[n.input[0]].dims[0]): n.input[0] for n in gathers
+                  if inits[n.input[0]].data_type in (TensorProto.INT8, TensorProto.UINT8)}
+    return {n.output[0]: int_tables[n.input[1], inits[n.input[0]].dims[0]] for n in gathers
+            if inits[n.input[0]].data_type == TensorProto.FLOAT and (n.input[1], inits[n.input[0]].dims[0]) in int_tables}
+
+
 def onnx_weights(model) -> list[Weight]:
     """The weights of an `onnx.ModelProto` (its external data need not be loaded)."""
     from onnx import TensorProto
 
     inits = {i.name: i for i in model.graph.initializer}
     producers = {out: node for node in model.graph.node for out in node.output}
+    scale_gathers = onnx_scale_gathers(model.graph)
 
     def constants(name: str, into: dict[str, int]) -> None:
         if name in inits:
@@ -124,7 +139,7 @@ def onnx_weights(model) -> list[Weight]:
     found: dict[str, _Found] = {}
     for node in model.graph.node:
         index = _ONNX_WEIGHT_INPUT.get(node.op_type)
-        if index is None or len(node.input) <= index:
+        if index is None or len(node.input) <= index or node.output[0] in scale_gathers:
             continue
         root = node.input[index]
         while root not in inits and root in producers and producers[root].op_type in _ONNX_DECOMPRESSION:
@@ -137,6 +152,9 @@ def onnx_weights(model) -> list[Weight]:
             found[root] = _Found(_ONNX_PRECISION.get(dtype, "float"), math.prod(init.dims))
         constants(node.input[index], found[root].constants)
         found[root].feeds_matmul |= node.op_type == "MatMul"
+    for output, table in scale_gathers.items():
+        if table in found:
+            constants(producers[output].input[0], found[table].constants)
     return _weights(found)
 
 

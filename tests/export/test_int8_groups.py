@@ -136,15 +136,6 @@ def test_the_moe_is_refused_before_conversion(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_onnx_refuses_int8_groups_in_one_line(capsys, tmp_path):
-    from edge_gemma.cli import main
-
-    assert main(["export", "--quant", "int8-g32", "--format", "onnx", "--output", str(tmp_path / "o")]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "FORMAT=openvino" in err[0] and "QUANT=int8 for ONNX" in err[0]
-    assert not (tmp_path / "o").exists()
-
-
 # --- the real export (slow) ----------------------------------------------------------------------
 
 # Measured on the AMD EPYC (2026-12-07, bf16 compute): the 270M's int8-g32 KL 0.0014, top-1

@@ -3,7 +3,8 @@
 convert: trace one fp32 decoder step with torch.onnx (decoder.py, opset 21: NNCF writes
 int4 as blockwise DequantizeLinear only from opset 21 on, docs/upstream-notes.md); compress:
 NNCF with the same recipe preset as the OpenVINO export (compression.py), then the graph
-rewrites for ONNX Runtime's fused kernels (rewrite.py), plus the tokenizer files; check: ONNX
+rewrites for ONNX Runtime's fused kernels (rewrite.py), plus the tokenizer files (int8 in
+groups: our own writer in place of NNCF, int8_groups.py); check: ONNX
 Runtime loads it and its inputs are what the runtime feeds. Weights always go to one
 external data file (model.onnx.data): protobuf caps a single file at 2 GB, which
 gemma-2-9b-it is far over, and one layout for every model is simpler.
@@ -22,6 +23,7 @@ from ...recipes import QuantPreset
 from ..calibration import onnx_inputs
 from ..compression import compress
 from .decoder import DecoderStep, kv_names, sliding_window
+from .int8_groups import write_int8_groups_onnx
 from .rewrite import blockwise_int8_matmuls, gather_before_dequantize, share_tied_lm_head
 
 OPSET = 21
@@ -80,7 +82,6 @@ def compress_onnx(src: Path, dst: Path, preset, dataset=None) -> dict:
                 "gather_before_dequantize": gather_before_dequantize(model),
                 "share_tied_lm_head": share_tied_lm_head(model)}
     onnx.save(model, dst, save_as_external_data=True, location=dst.name + ".data", size_threshold=1024)
-    os.chmod(dst.parent / (dst.name + ".data"), 0o644)  # onnx 1.23 creates it 0600
     return rewrites
 
 
@@ -111,9 +112,6 @@ class ONNXBackend:
         if preset.weights == "gguf":
             return ("QUANT=gguf keeps a GGUF's blocks in OpenVINO's compressed-weight form; the ONNX export has "
                     "none for them yet: export it with FORMAT=openvino, or pick QUANT=int8 or int4 for ONNX")
-        if preset.int8_groups:
-            return ("int8 in groups is edge_gemma's own OpenVINO writer (NNCF 3.4 writes int8 per channel, and the "
-                    "ONNX export is NNCF's): export it with FORMAT=openvino, or pick QUANT=int8 for ONNX")
         if preset.weights == "fp16":
             return ("ONNX exports are compressed: pick QUANT=int8 or int4 (ONNX Runtime on CPU would run fp16 "
                     "weights slower than int8, and fp32 ones are 4x the size)")
@@ -140,11 +138,15 @@ class ONNXBackend:
     def compress(self, checkpoint: Path, src: Path, dst: Path, preset: QuantPreset, *, dataset=None,
                  statistics_path: str | None = None, gguf: Path | None = None) -> dict:
         # NNCF 3.4 caches statistics for OpenVINO models only, so statistics_path is unused.
-        rewrites = compress_onnx(src / MODEL_ONNX, dst / MODEL_ONNX, preset, dataset)
+        if preset.int8_groups:  # our own writer, not NNCF (int8_groups.py)
+            done = {"int8_groups": write_int8_groups_onnx(src / MODEL_ONNX, dst / MODEL_ONNX, preset.group_size)}
+        else:
+            done = {"onnx_rewrites": compress_onnx(src / MODEL_ONNX, dst / MODEL_ONNX, preset, dataset)}
+        os.chmod(dst / (MODEL_ONNX + ".data"), 0o644)  # onnx 1.23 creates it 0600
         for name in SIDE_FILES:
             if (checkpoint / name).exists():
                 shutil.copyfile(checkpoint / name, dst / name)
-        return {"onnx_rewrites": rewrites}
+        return done
 
     def check(self, folder: Path, facts: dict | None) -> None:
         check_onnx(folder / MODEL_ONNX, facts)
