@@ -118,7 +118,8 @@ def onnx_scale_gathers(graph) -> dict[str, str]:
     int_tables = {(n.input[1], inits[n.input[0]].dims[0]): n.input[0] for n in gathers
                   if inits[n.input[0]].data_type in (TensorProto.INT8, TensorProto.UINT8)}
     return {n.output[0]: int_tables[n.input[1], inits[n.input[0]].dims[0]] for n in gathers
-            if inits[n.input[0]].data_type == TensorProto.FLOAT and (n.input[1], inits[n.input[0]].dims[0]) in int_tables}
+            if inits[n.input[0]].data_type == TensorProto.FLOAT and len(inits[n.input[0]].dims) == 2
+            and (n.input[1], inits[n.input[0]].dims[0]) in int_tables}
 
 
 def onnx_weights(model) -> list[Weight]:
