@@ -169,17 +169,16 @@ def _choice(problems, key, value, choices):
 
 def _int8_group_rules(key: str, level: str, values: dict, problems: list[str]) -> None:
     """int8 in groups is edge_gemma's own writer (export/int8_groups.py), llama.cpp's Q8_0 form:
-    symmetric, no other setting, and not what the int8 (per channel, as ONNX writes it) or the
-    int4-npu level hold."""
+    symmetric, no other setting, and not what the int8 (NNCF's, per channel) or the int4-npu
+    level hold."""
     extra = sorted(set(values) - {"weights", "sym", "group_size", "max_kl"})
     if not values.get("sym", False):
         problems.append(f"{key}: int8 in groups is symmetric (llama.cpp's Q8_0 form): set sym: true")
     if extra:
         problems.append(f"{key}: int8 in groups takes sym, group_size and max_kl only, not {', '.join(extra)}")
     if level == "int8":
-        # Both formats of a level carry the same weights, and ONNX has no int8-in-groups writer.
-        problems.append(f"{key}: the int8 level is per channel (ONNX has no int8 in groups); "
-                        "int8 in groups is the int8-g32 level")
+        # Kept apart: in ONNX Runtime the groups decode 10-25 % slower than per channel (docs/quality.md).
+        problems.append(f"{key}: the int8 level is NNCF's per channel; int8 in groups is the int8-g32 level")
     if level == "int4-npu":
         found = npu_weight_problems(weight_mode("int8", values.get("sym", False)), 1.0, values["group_size"])
         problems.append(f"{key}: NPU needs {NPU_RULE} ({'; '.join(found)})")

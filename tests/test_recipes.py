@@ -251,6 +251,6 @@ def test_int8_in_groups_is_symmetric_and_takes_few_keys(tmp_path):
                              "int4-npu: {weights: int8, sym: true, group_size: 32}")
                     + "  gguf: {weights: int8, sym: true, group_size: 32}\n")
     problems = _refused(path)
-    assert "quant.int8: the int8 level is per channel (ONNX has no int8 in groups); int8 in groups is the int8-g32 level" in problems
+    assert "quant.int8: the int8 level is NNCF's per channel; int8 in groups is the int8-g32 level" in problems
     assert "quant.gguf: weights gguf is the gguf level's, and the gguf level's only" in problems
     assert "quant.int4-npu: NPU needs" in problems and "mode is int8_sym, not int4_sym" in problems

@@ -91,6 +91,7 @@ def profile(model_xml: Path, config: dict, prompt: int = 128, steps: int = 48) -
     walls, before, after = _steps(request, prompt, steps)
     kinds = {kind: (seconds - before.get(kind, 0.0)) / counted * 1e3 for kind, seconds in after.items()}
     kinds = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    del request  # one compiled model at a time
     plain = core.compile_model(model_xml, "CPU", config | {"PERF_COUNT": False}).create_infer_request()
     plain_walls, _, _ = _steps(plain, prompt, steps)
     return {"model": str(model_xml), "threads": config.get("INFERENCE_NUM_THREADS"), "prompt": prompt,

@@ -40,6 +40,19 @@ def quantize_groups(rows: np.ndarray, group: int) -> Blocks:
     return Blocks(np.clip(codes, -127, 127).astype(np.int8), scale, None, 8)
 
 
+RULE = "ggml Q8_0's: d = max|w| / 127 in f16, codes round(w / d) against that f16 d"
+
+
+def check_widths(widths: list[tuple[str, int]], group_size: int) -> None:
+    """Every (weight name, row width) is split evenly by the group, or narrower than it (then one
+    group per row); the first that is not is a one-line error."""
+    uneven = [(name, width) for name, width in widths if width % group_size and width > group_size]
+    if uneven:
+        name, width = uneven[0]
+        raise ExportError(f"{name} has rows of {width}, which groups of {group_size} do not divide; "
+                          "pick QUANT=int8 (per channel)")
+
+
 def quantize_matrix(data: np.ndarray, group: int, bf16: bool = False) -> Blocks:
     """A whole [rows, columns] matrix (f32, f16, or bf16 bits read as float16) as int8 groups,
     a block of rows at a time, so the f32 copy stays small."""
@@ -84,12 +97,7 @@ def write_int8_groups(model, group_size: int) -> dict:
     if untransposed:
         raise ExportError(f"a MatMul reads {untransposed[0]} as [inputs, outputs] (not an optimum-intel IR), and "
                           "int8 groups run along each output's inputs: pick QUANT=int8")
-    uneven = [(c.get_friendly_name(), c.get_output_shape(0)[1]) for c in weights
-              if c.get_output_shape(0)[1] % group_size and c.get_output_shape(0)[1] > group_size]
-    if uneven:
-        name, width = uneven[0]
-        raise ExportError(f"{name} has rows of {width}, which groups of {group_size} do not divide; "
-                          "pick a group size that does (32 divides every Gemma's)")
+    check_widths([(c.get_friendly_name(), c.get_output_shape(0)[1]) for c in weights], group_size)
     per_row = []
     for const in weights:
         shape = tuple(const.get_output_shape(0))
@@ -99,4 +107,4 @@ def write_int8_groups(model, group_size: int) -> dict:
         blocks = quantize_matrix(const.get_data(), group, is_bf16(const))
         replace_constant(const, decompression_chain(blocks, const.get_friendly_name(), shape))
     return {"mode": "int8_sym", "group_size": group_size, "weights": len(weights), "one_group_per_row": per_row,
-            "rule": "ggml Q8_0's: d = max|w| / 127 in f16, codes round(w / d) against that f16 d"}
+            "rule": RULE}

@@ -116,7 +116,8 @@ def onnx_scale_gathers(graph) -> dict[str, str]:
     inits = {i.name: i for i in graph.initializer}
     gathers = [n for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
     int_tables = {(n.input[1], inits[n.input[0]].dims[0]): n.input[0] for n in gathers
-                  if inits[n.input[0]].data_type in (TensorProto.INT8, TensorProto.UINT8)}
+                  if inits[n.input[0]].data_type in (TensorProto.INT8, TensorProto.UINT8)
+                  and len(inits[n.input[0]].dims) == 2}
     return {n.output[0]: int_tables[n.input[1], inits[n.input[0]].dims[0]] for n in gathers
             if inits[n.input[0]].data_type == TensorProto.FLOAT and len(inits[n.input[0]].dims) == 2
             and (n.input[1], inits[n.input[0]].dims[0]) in int_tables}

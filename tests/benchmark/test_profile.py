@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_gemma.benchmark.profile import WARMUP, _inputs, main, profile, table
+from edge_gemma.benchmark.profile import WARMUP, _inputs, _steps, main, profile, table
 
 
 def _stateful_head(path, vocab: int = 512, hidden: int = 64) -> None:
@@ -33,6 +33,35 @@ def test_a_step_feeds_the_ir_its_four_inputs():
     feed = _inputs([5, 6], past=3)
     assert feed["input_ids"].tolist() == [[5, 6]] and feed["attention_mask"].shape == (1, 5)
     assert feed["position_ids"].tolist() == [[3, 4]] and feed["beam_idx"].tolist() == [0]
+
+
+class _MeanCounters:
+    """A request whose counters are each node's mean over every inference so far, as the CPU
+    plugin's are: the prompt takes 100 ms in "MatMul", each later step 2 ms."""
+
+    def __init__(self):
+        self.times: list[float] = []
+
+    def reset_state(self):
+        pass
+
+    def infer(self, inputs):
+        self.times.append(0.100 if inputs["input_ids"].shape[1] > 1 else 0.002)
+
+    @property
+    def profiling_info(self):
+        from datetime import timedelta
+        from types import SimpleNamespace
+
+        mean = sum(self.times) / len(self.times)
+        return [SimpleNamespace(node_name="n", node_type="MatMul", real_time=timedelta(seconds=mean))]
+
+
+def test_the_prompt_is_differenced_out_of_the_mean_counters():
+    walls, before, after = _steps(_MeanCounters(), prompt=16, steps=WARMUP + 5)
+    assert len(walls) == 5
+    # The step's own 2 ms (timedelta keeps microseconds), where the counters' mean is 9 ms.
+    assert (after["MatMul"] - before["MatMul"]) / 5 == pytest.approx(0.002, rel=1e-3)
 
 
 def test_the_profile_sums_counters_by_kind_and_names_the_head(tmp_path):

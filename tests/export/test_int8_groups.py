@@ -83,7 +83,7 @@ def test_a_narrow_matrix_is_one_group_per_row_and_an_uneven_one_is_refused():
     model = _tied_head(np.ones((8, 16), np.float32), False)
     assert write_int8_groups(model, 32)["one_group_per_row"] == ["model.embed_tokens.weight"]
     with pytest.raises(ExportError, match="model.embed_tokens.weight has rows of 48, which groups of 32 do not "
-                                          "divide; pick a group size"):
+                                          "divide; pick QUANT=int8 \\(per channel\\)"):
         write_int8_groups(_tied_head(np.ones((8, 48), np.float32), False), 32)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_gemma.export.weights import (Weight, bitwidth_stats, bytes_per_token, gguf_bytes_per_token, onnx_weights,
-                                       openvino_weights, read_weights)
+from edge_gemma.export.weights import (Weight, bitwidth_stats, bytes_per_token, gguf_bytes_per_token, onnx_scale_gathers,
+                                       onnx_weights, openvino_weights, read_weights)
 
 VOCAB, HIDDEN, FFN = 256, 64, 128
 
@@ -80,6 +80,8 @@ def test_onnx_int8_before_and_after_the_rewrites(tied_int8_graph):
     assert before["head_q"].bytes == V * H + 4 * V + V  # uint8 tensor, float scales, uint8 zero points
     blockwise_int8_matmuls(model), gather_before_dequantize(model), share_tied_lm_head(model)
     after = onnx_weights(model)
+    # NNCF's per-row scales and zero points, gathered beside the table, are 1-D: not group scales.
+    assert onnx_scale_gathers(model.graph) == {}
     # The head now reads the table transposed: one weight, read by a MatMul, stored once.
     assert [(w.name, w.precision, w.feeds_matmul) for w in after] == [("table_q", "int8_asym", True)]
     assert bytes_per_token(after) > V * H

@@ -2,9 +2,9 @@
 
 convert: trace one fp32 decoder step with torch.onnx (decoder.py, opset 21: NNCF writes
 int4 as blockwise DequantizeLinear only from opset 21 on, docs/upstream-notes.md); compress:
-NNCF with the same recipe preset as the OpenVINO export (compression.py), then the graph
-rewrites for ONNX Runtime's fused kernels (rewrite.py), plus the tokenizer files (int8 in
-groups: our own writer in place of NNCF, int8_groups.py); check: ONNX
+NNCF with the same recipe preset as the OpenVINO export (compression.py; int8 in groups: our
+own writer in its place, int8_groups.py), then the graph rewrites for ONNX Runtime's fused
+kernels (rewrite.py), plus the tokenizer files; check: ONNX
 Runtime loads it and its inputs are what the runtime feeds. Weights always go to one
 external data file (model.onnx.data): protobuf caps a single file at 2 GB, which
 gemma-2-9b-it is far over, and one layout for every model is simpler.
