@@ -21,16 +21,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+from ..export.calibration import openvino_inputs
 
 WARMUP = 8  # decode steps not counted
-
-
-def _inputs(ids: list[int], past: int) -> dict:
-    """One call of the stateful IR: `ids` after `past` cached tokens (batch 1)."""
-    total = past + len(ids)
-    return {"input_ids": np.array([ids], np.int64), "attention_mask": np.ones((1, total), np.int64),
-            "position_ids": np.arange(past, total, dtype=np.int64)[None], "beam_idx": np.zeros(1, np.int32)}
 
 
 def _kind(node) -> str:
@@ -58,26 +51,16 @@ def _steps(request, prompt: int, steps: int) -> tuple[list[float], dict, dict]:
     """The prompt, then `steps` one-token steps: their wall times after the warm-up, and the
     counters' totals at the end of the warm-up and at the end."""
     request.reset_state()
-    request.infer(_inputs(list(range(1000, 1000 + prompt)), 0))
+    request.infer(openvino_inputs(list(range(1000, 1000 + prompt)), 0))
     walls, before = [], {}
     for step in range(steps):
         if step == WARMUP:
             before = _totals(request, 1 + step)
         start = time.perf_counter()
-        request.infer(_inputs([1000 + step], prompt + step))
+        request.infer(openvino_inputs([1000 + step], prompt + step))
         if step >= WARMUP:
             walls.append(time.perf_counter() - start)
     return walls, before, _totals(request, 1 + steps)
-
-
-def export_config(export_dir: Path, threads: int) -> dict:
-    """The CPU properties the runtime gives this export (runtime/device_config.py)."""
-    from ..export_folder import read_export
-    from ..runtime.device_config import default_dynamic_quant_group, device_config
-
-    info = read_export(export_dir)
-    return device_config("CPU", threads=threads,
-                         dynamic_quant_group=default_dynamic_quant_group(info.compression, info.bitwidths))
 
 
 def profile(model_xml: Path, config: dict, prompt: int = 128, steps: int = 48) -> dict:
@@ -126,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.export_dir / MODEL_XML).is_file():
         parser.error(f"{args.export_dir} has no {MODEL_XML}: give an OpenVINO export folder")
-    config = export_config(args.export_dir, args.threads)
+    from ..export_folder import read_export
+    from ..runtime.device_config import export_cpu_config
+
+    config = export_cpu_config(read_export(args.export_dir), args.threads)
     print(table(profile(args.export_dir / MODEL_XML, config, args.prompt, args.steps)))
     print(f"compile properties: {config}")
     return 0

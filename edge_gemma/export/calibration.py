@@ -44,11 +44,12 @@ def windows(texts: list[str], tokenizer, samples: int) -> list[list[int]]:
     return out[:samples]
 
 
-def openvino_inputs(ids: list[int]) -> dict:
-    """One prefill of optimum-intel's stateful IR; NNCF resets the state between samples."""
-    n = len(ids)
-    return {"input_ids": np.array([ids], np.int64), "attention_mask": np.ones((1, n), np.int64),
-            "position_ids": np.arange(n, dtype=np.int64)[None], "beam_idx": np.zeros(1, np.int32)}
+def openvino_inputs(ids: list[int], past: int = 0) -> dict:
+    """One call of optimum-intel's stateful IR: `ids` after the `past` tokens its state holds
+    (a prefill when 0; NNCF resets the state between samples)."""
+    total = past + len(ids)
+    return {"input_ids": np.array([ids], np.int64), "attention_mask": np.ones((1, total), np.int64),
+            "position_ids": np.arange(past, total, dtype=np.int64)[None], "beam_idx": np.zeros(1, np.int32)}
 
 
 def onnx_inputs(past_shapes: dict[str, tuple[int, int]]):

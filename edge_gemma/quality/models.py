@@ -65,13 +65,9 @@ class IRModel:
 
     def extend(self, ids: list[int], past: int) -> np.ndarray:
         """Logits of `ids` fed after the `past` tokens the state already holds."""
-        n = len(ids)
-        self.request.infer({
-            "input_ids": np.array([ids], np.int64),
-            "attention_mask": np.ones((1, past + n), np.int64),
-            "position_ids": np.arange(past, past + n, dtype=np.int64)[None],
-            "beam_idx": np.zeros(1, np.int32),
-        })
+        from ..export.calibration import openvino_inputs
+
+        self.request.infer(openvino_inputs(ids, past))
         return self.request.get_tensor("logits").data[0].copy()
 
     def logits(self, ids: list[int]) -> np.ndarray:
@@ -138,9 +134,8 @@ def reference_model(checkpoint: Path | None, ir16: Path | None):
 
 def export_model(folder: Path, info, threads: int | None):
     """The export as users run it: the runtime's CPU properties (device_config.py)."""
-    from ..runtime.device_config import default_dynamic_quant_group, device_config
+    from ..runtime.device_config import export_cpu_config
 
     if info.format == "onnx":
         return OnnxModel(folder / MODEL_ONNX, threads)
-    config = device_config("CPU", threads=threads, dynamic_quant_group=default_dynamic_quant_group(info.compression, info.bitwidths))
-    return IRModel(folder / MODEL_XML, config)
+    return IRModel(folder / MODEL_XML, export_cpu_config(info, threads))

@@ -156,6 +156,13 @@ def device_config(device: str, *, threads: int | None = None, hint: str | None =
     return config
 
 
+def export_cpu_config(info, threads: int | None) -> dict:
+    """The CPU properties an export runs with by default (`info`: export_folder.ExportInfo):
+    its threads and the dynamic quantization group its weights get."""
+    return device_config("CPU", threads=threads,
+                         dynamic_quant_group=default_dynamic_quant_group(info.compression, info.bitwidths))
+
+
 def ort_device(requested: str, **settings) -> tuple[DeviceChoice, dict]:
     """Device and config for the `ort` engine: ONNX Runtime's CPU provider, thread count only.
 

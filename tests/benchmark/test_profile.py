@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_gemma.benchmark.profile import WARMUP, _inputs, _steps, main, profile, table
+from edge_gemma.benchmark.profile import WARMUP, _steps, main, profile, table
+from edge_gemma.export.calibration import openvino_inputs
 
 
 def _stateful_head(path, vocab: int = 512, hidden: int = 64) -> None:
@@ -30,7 +31,7 @@ def _stateful_head(path, vocab: int = 512, hidden: int = 64) -> None:
 
 
 def test_a_step_feeds_the_ir_its_four_inputs():
-    feed = _inputs([5, 6], past=3)
+    feed = openvino_inputs([5, 6], past=3)
     assert feed["input_ids"].tolist() == [[5, 6]] and feed["attention_mask"].shape == (1, 5)
     assert feed["position_ids"].tolist() == [[3, 4]] and feed["beam_idx"].tolist() == [0]
 

@@ -26,6 +26,7 @@ import numpy as np
 from ...errors import ExportError
 from ..int8_groups import RULE, check_widths, quantize_matrix
 from ..weights import onnx_scale_gathers
+from .rewrite import _attr, _consumers
 
 
 def _matrix(init, folder: Path) -> np.ndarray:
@@ -67,7 +68,7 @@ def _gather_rows(graph, node, codes: str, scales: str, group: int) -> list:
 def _float_weights(graph) -> tuple[list, list]:
     """The nodes reading a 2-D float initializer as a Gather's table (axis 0; not another table's
     group scales) and as a MatMul's weight."""
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     inits = {i.name: i for i in graph.initializer}
     scales = onnx_scale_gathers(graph)
@@ -76,10 +77,7 @@ def _float_weights(graph) -> tuple[list, list]:
         init = inits.get(name)
         return init is not None and len(init.dims) == 2 and init.data_type == TensorProto.FLOAT
 
-    def axis(node):
-        return next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
-
-    gathers = [n for n in graph.node if n.op_type == "Gather" and matrix(n.input[0]) and axis(n) == 0
+    gathers = [n for n in graph.node if n.op_type == "Gather" and matrix(n.input[0]) and _attr(n, "axis", 0) == 0
                and n.output[0] not in scales]
     matmuls = [n for n in graph.node if n.op_type == "MatMul" and matrix(n.input[1])]
     return gathers, matmuls
@@ -108,10 +106,7 @@ def write_int8_groups_onnx(src: Path, dst: Path, group_size: int) -> dict:
                           "was it compressed already? trace the checkpoint again")
     check_widths([(g.input[0], inits[g.input[0]].dims[1]) for g in gathers]
                  + [(m.input[1], inits[m.input[1]].dims[0]) for m in matmuls], group_size)
-    readers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
+    readers = _consumers(graph)
     rewritten = {id(n) for n in gathers + matmuls}
     other = next(((name, n) for name in {n.input[0] for n in gathers} | {n.input[1] for n in matmuls}
                   for n in readers[name] if id(n) not in rewritten), None)
