@@ -61,7 +61,7 @@ def test_table_names_the_cpu_and_the_baseline():
     pareto(rows)
     text = table(rows, {"decode_tokens_per_s": 100.0, "ttft_ms_128": 120.0}, "Some CPU")
     assert text.startswith("CPU: Some CPU; llama.cpp on the source GGUF: 100.0 tokens/s")
-    assert "| a | genai | 200 | 190 | 130.0 | 1.30x | 30.0 | 0.05 | 0.25 | 90.0 % | +10.00 % | * |" in text
+    assert "| a | genai | 200 | 190 | 130.0 | 1.30x | 30 | 0.05 | 0.25 | 90.0 % | +10.00 % | * |" in text
 
 
 def test_llama_rows_share_the_table_and_the_front():
@@ -71,7 +71,7 @@ def test_llama_rows_share_the_table_and_the_front():
     pareto(rows)
     assert [r["front"] for r in rows] == [False, True, False]  # Q8_0 is closer and faster than int8
     text = table(rows, rows[1], "Some CPU")
-    assert "| llama.cpp Q8_0 | llama.cpp | 200 | 190 | 120.0 | 1.00x | 30.0 | 0.003 | - | 97.0 % |" in text
+    assert "| llama.cpp Q8_0 | llama.cpp | 200 | 190 | 120.0 | 1.00x | 30 | 0.003 | - | 97.0 % |" in text
     assert "| int8 | genai | 200 | 190 | 110.0 | 0.92x |" in text
 
 
@@ -169,4 +169,13 @@ def test_speed_passes_alternate_the_order_and_keep_the_median():
     assert rows[0]["decode_passes"] == [60.0, 70.0, 80.0] and rows[0]["ttft_ms_128"] == 100.0
     for r in rows:
         r.update(mb=1.0, mb_per_token=1.0, kl=0.1, kl_p99=0.2, top1=0.9, ppl_ratio=1.0, front=True)
-    assert "Speed: the median of 3 passes over the rows, in alternating order." in table(rows, None, "Some CPU")
+    text = table(rows, None, "Some CPU")
+    assert "Speed: the median of 3 passes over the rows, in alternating order." in text
+    # the median rounded, each pass after it (two passes give a median that is not any pass's figure)
+    assert "| a | genai | 1 | 1 | 70.0 (60.0, 70.0, 80.0) | - | 100 |" in text
+
+
+def test_the_median_of_two_passes_is_printed_rounded():
+    row = _row("a", 0.1, 0.9, 42.195)
+    row.update(front=False, decode_passes=[41.9, 42.49], ttft_ms_128=57.685)
+    assert "| 42.2 (41.9, 42.5) | - | 58 |" in table([row], None, "Some CPU")

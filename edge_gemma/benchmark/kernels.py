@@ -33,6 +33,7 @@ MAX_COPIES = 256  # of one small matrix in a call (the 270M has 126 decoder MatM
 FORMATS = {
     "u8 per-row (NNCF int8_asym)": (8, False, 0, True),
     "i8 per-row (NNCF int8_sym)": (8, True, 0, False),
+    "i8 g32 (GGUF Q8_0, int8-g32)": (8, True, 32, False),
     "u4 g32 (NNCF int4_asym)": (4, False, 32, True),
     "u4 g32, f16 zero point": (4, False, 32, False),
     "i4 g32 (GGUF Q4_0)": (4, True, 32, False),

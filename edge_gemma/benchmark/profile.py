@@ -28,11 +28,14 @@ WARMUP = 8  # decode steps not counted
 
 def _kind(node) -> str:
     """The LM head's nodes apart (optimum-intel names them lm_head); the CPU plugin runs every
-    other MatMul with a weight as FullyConnected (FullyConnectedCompressed for int weights)."""
+    other MatMul with a weight as FullyConnected (FullyConnectedCompressed for int weights).
+    A MatMul's kind names its kernel too (exec_type, e.g. brgemm_avx512_bf16): the kernel
+    differs by CPU and weight format (docs/benchmarks.md, "A decode step, node by node")."""
+    kernel = f" [{node.exec_type}]" if node.node_type.startswith("FullyConnected") and getattr(node, "exec_type", "") else ""
     if "lm_head" in node.node_name:
-        return f"LM head: {node.node_type}"
+        return f"LM head: {node.node_type}{kernel}"
     if node.node_type.startswith("FullyConnected"):
-        return f"other MatMuls: {node.node_type}"
+        return f"other MatMuls: {node.node_type}{kernel}"
     return node.node_type
 
 
@@ -88,11 +91,11 @@ def table(report: dict) -> str:
     wall = report["ms_wall_median"]
     lines = [f"{report['model']}: {report['steps']} decode steps after a {report['prompt']}-token prompt "
              f"({WARMUP} more as warm-up), {report['threads']} threads",
-             f"{'node kind':<46} {'ms/step':>8} {'share':>6}"]
-    lines += [f"{kind:<46} {ms:>8.3f} {ms / wall:>6.1%}" for kind, ms in report["ms_by_kind"].items() if ms >= 0.005]
-    lines += [f"{'sum of the counters':<46} {report['ms_counted']:>8.3f} {report['ms_counted'] / wall:>6.1%}",
-              f"{'wall time of a step, counters on (median)':<46} {wall:>8.3f} {1:>6.1%}",
-              f"{'wall time of a step, counters off (median)':<46} {report['ms_wall_median_uncounted']:>8.3f}"]
+             f"{'node kind':<64} {'ms/step':>8} {'share':>6}"]
+    lines += [f"{kind:<64} {ms:>8.3f} {ms / wall:>6.1%}" for kind, ms in report["ms_by_kind"].items() if ms >= 0.005]
+    lines += [f"{'sum of the counters':<64} {report['ms_counted']:>8.3f} {report['ms_counted'] / wall:>6.1%}",
+              f"{'wall time of a step, counters on (median)':<64} {wall:>8.3f} {1:>6.1%}",
+              f"{'wall time of a step, counters off (median)':<64} {report['ms_wall_median_uncounted']:>8.3f}"]
     return "\n".join(lines)
 
 

@@ -94,14 +94,23 @@ def table(rows: list[dict], baseline: dict | None, cpu: str) -> str:
         speed = r.get("decode_tokens_per_s")
         ratio = f"{speed / baseline['decode_tokens_per_s']:.2f}x" if speed and baseline else "-"
         p99 = f"{r['kl_p99']:.3g}" if r.get("kl_p99") is not None else "-"
+        ttft = r.get("ttft_ms_128")
         lines.append(
-            f"| {r['name']} | {r.get('engine', 'genai')} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {speed or '-'} | "
-            f"{ratio} | {r.get('ttft_ms_128', '-')} | {r['kl']:.3g} | {p99} | {r['top1'] * 100:.1f} % | "
-            f"{(r['ppl_ratio'] - 1) * 100:+.2f} % | {'*' if r['front'] else ''} |")
+            f"| {r['name']} | {r.get('engine', 'genai')} | {r['mb']:.0f} | {r['mb_per_token']:.0f} | {_decode(r)} | "
+            f"{ratio} | {f'{ttft:.0f}' if ttft is not None else '-'} | {r['kl']:.3g} | {p99} | "
+            f"{r['top1'] * 100:.1f} % | {(r['ppl_ratio'] - 1) * 100:+.2f} % | {'*' if r['front'] else ''} |")
     passes = max((len(r.get("decode_passes", ())) for r in rows), default=0)
     if passes > 1:
         lines += ["", f"Speed: the median of {passes} passes over the rows, in alternating order."]
     return "\n".join(lines)
+
+
+def _decode(row: dict) -> str:
+    """The decode rate, with each pass's figure after it when there were several: "42.2 (41.9, 42.5)"."""
+    speed, passes = row.get("decode_tokens_per_s"), row.get("decode_passes") or []
+    if not speed:
+        return "-"
+    return f"{speed:.1f}" + (f" ({', '.join(f'{p:.1f}' for p in passes)})" if len(passes) > 1 else "")
 
 
 def _scores(q: dict) -> dict:
