@@ -31,12 +31,10 @@ def _kind(node) -> str:
     other MatMul with a weight as FullyConnected (FullyConnectedCompressed for int weights).
     A MatMul's kind names its kernel too (exec_type, e.g. brgemm_avx512_bf16): the kernel
     differs by CPU and weight format (docs/benchmarks.md, "A decode step, node by node")."""
-    kernel = f" [{node.exec_type}]" if node.node_type.startswith("FullyConnected") and getattr(node, "exec_type", "") else ""
-    if "lm_head" in node.node_name:
-        return f"LM head: {node.node_type}{kernel}"
-    if node.node_type.startswith("FullyConnected"):
-        return f"other MatMuls: {node.node_type}{kernel}"
-    return node.node_type
+    if not node.node_type.startswith("FullyConnected"):
+        return f"LM head: {node.node_type}" if "lm_head" in node.node_name else node.node_type
+    where = "LM head" if "lm_head" in node.node_name else "other MatMuls"
+    return f"{where}: {node.node_type} [{node.exec_type}]"
 
 
 def _totals(request, infers: int) -> dict[str, float]:

@@ -126,16 +126,14 @@ def _long_prompt(tokenizer) -> list[int]:
 
 
 def _fp32_trace(checkpoint, cache_dir, folder) -> None:
-    """The fp32 trace the ONNX exports were made from, copied from the conversion cache into
-    `folder` (traced again only on a miss: 35 s and 1.7 GB)."""
-    from edge_gemma.export import conversions
+    """The fp32 trace the ONNX exports were made from, by the export's own conversion step:
+    copied from the conversion cache into `folder` (traced again only on a miss: 35 s and 1.7 GB)."""
     from edge_gemma.export.checkpoint import checkpoint_view
-    from edge_gemma.export.onnx.backend import trace_decoder
+    from edge_gemma.export.driver import BACKENDS, StepLog, convert
     from edge_gemma.recipes import load_recipe
 
     view = checkpoint_view(checkpoint, load_recipe("gemma-3-270m"), folder / "view")
-    if conversions.restore(cache_dir, conversions.conversion_key(view, "onnx"), folder) is None:
-        trace_decoder(checkpoint, folder / "model.onnx")
+    convert(BACKENDS["onnx"], view, folder, None, cache_dir, StepLog(1))
 
 
 def test_prompt_longer_than_the_sliding_window_matches_pytorch(onnx_exports, real_checkpoint, reference,
